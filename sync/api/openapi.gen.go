@@ -486,8 +486,8 @@ type IdempotencyKey = string
 // NoteIDPath defines model for NoteIDPath.
 type NoteIDPath = int64
 
-// Page defines model for Page.
-type Page = int
+// PageNumber defines model for PageNumber.
+type PageNumber = int
 
 // PerPage defines model for PerPage.
 type PerPage = int
@@ -513,7 +513,7 @@ type ListPatientsParams struct {
 	Search *string `form:"search,omitempty" json:"search,omitempty"`
 
 	// Page Page number, from 1 (the `links` of every list carry it)
-	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+	Page *PageNumber `form:"page,omitempty" json:"page,omitempty"`
 
 	// PerPage Number of items per page (1-100)
 	PerPage *PerPage `form:"per_page,omitempty" json:"per_page,omitempty"`
@@ -537,7 +537,7 @@ type ListProgressNotesParams struct {
 	SortBy *ListProgressNotesParamsSortBy `form:"sort_by,omitempty" json:"sort_by,omitempty"`
 
 	// Page Page number, from 1 (the `links` of every list carry it)
-	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+	Page *PageNumber `form:"page,omitempty" json:"page,omitempty"`
 }
 
 // ListProgressNotesParamsSortBy defines parameters for ListProgressNotes.
