@@ -1,0 +1,202 @@
+package sandbox
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+// State survives Close and New on the same folder: data, tokens, audio links; the sample workspace is
+// not seeded twice; a note interrupted mid-pipeline finishes after the restart.
+func TestRestartKeepsStateAndResumesPipeline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A long pipeline so the note is still processing when the sandbox closes.
+	e := startEnv(t, envOptions{dir: dir, delay: time.Hour})
+	var p apiPatient
+	e.must("POST", "/v1/patients", map[string]string{"first_name": "Persistent", "last_name": "Patient"}, http.StatusCreated, &p)
+	r := e.postForm("/v1/progress-notes", []field{{"name", "Interrupted"}, {"patient_id", fmt.Sprint(p.ID)}}, speechWAV(), nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var n apiNote
+	r.decode(t, &n)
+	var au struct {
+		URL string `json:"url"`
+	}
+	e.must("GET", fmt.Sprintf("/v1/progress-notes/%d/audio-url", n.ID), nil, http.StatusOK, &au)
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e2 := startEnvWithToken(t, dir, e.token)
+	var got apiPatient
+	e2.must("GET", fmt.Sprintf("/v1/patients/%d", p.ID), nil, http.StatusOK, &got) // the old token still works
+	if got.UUID != p.UUID {
+		t.Errorf("patient after restart: %+v", got)
+	}
+	var patients apiPage[apiPatient]
+	e2.must("GET", "/v1/patients", nil, http.StatusOK, &patients)
+	if patients.Meta.Total != len(samplePatients)+1 {
+		t.Errorf("%d patients after restart, want %d (seeded once, plus one)", patients.Meta.Total, len(samplePatients)+1)
+	}
+	var users, templates int
+	if err := e2.srv.db.QueryRowContext(t.Context(), `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM templates)`).Scan(&users, &templates); err != nil {
+		t.Fatal(err)
+	}
+	if users != len(sampleUsers) || templates != len(sampleTemplates) {
+		t.Errorf("%d users and %d templates after restart", users, templates)
+	}
+	if r := e2.send("", "GET", strings.Replace(au.URL, e.base, e2.base, 1), nil, "", nil); r.status != http.StatusOK || !bytes.HasPrefix(r.body, []byte("RIFF")) {
+		t.Errorf("audio link made before the restart: %d", r.status)
+	}
+	done := e2.waitNote(n.ID, "the resumed pipeline", processed)
+	if done.ErrorState != nil {
+		t.Fatalf("resumed note failed: %s", *done.ErrorState)
+	}
+	checkOrdered(t, done)
+}
+
+// startEnvWithToken opens a second sandbox on dir with a short pipeline and reuses a token.
+func startEnvWithToken(t *testing.T, dir, token string) *env {
+	t.Helper()
+	c := &testClock{}
+	s, err := New(t.Context(), Config{Dir: dir, ProcessingDelay: testDelay, Now: c.Now})
+	if err != nil {
+		t.Fatalf("New again: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	base, err := s.Start(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, srv: s, base: base, token: token, clock: c, dir: dir}
+}
+
+// The access log names method, route pattern, status and duration, and nothing a request carried.
+func TestLogHoldsNoSecretsOrPatientData(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	e := startEnv(t, envOptions{logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	e.must("POST", "/v1/patients", map[string]string{"first_name": "Zebedee", "last_name": "Quartermaine"}, http.StatusCreated, nil)
+	e.must("GET", "/v1/patients?search=quartermaine", nil, http.StatusOK, nil)
+	e.createTextNote("Visit for Zebedee", "Zebedee reports feeling anxious.")
+	e.doAs("", "POST", "/v1/tokens", map[string]string{"email": SampleEmail, "password": "hunter2-wrong", "device_name": "d"}, nil)
+	logs := buf.String()
+	if !strings.Contains(logs, `route="GET /api/v1/patients"`) || !strings.Contains(logs, "status=200") || !strings.Contains(logs, "duration=") {
+		t.Errorf("access log lacks route, status or duration:\n%s", logs)
+	}
+	for _, secret := range []string{e.token, "hunter2", "Zebedee", "Quartermaine", "quartermaine", "anxious"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q:\n%s", secret, logs)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	open := func(t *testing.T) *sql.DB {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "m.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	ok := fstest.MapFS{
+		"migrations/001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
+		"migrations/002_b.sql": {Data: []byte("CREATE TABLE b (y INTEGER);")},
+	}
+	db := open(t)
+	for range 2 { // applying twice is a no-op
+		if err := migrate(t.Context(), db, ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 2 {
+		t.Errorf("user_version %d %v", v, err)
+	}
+	for name, fsys := range map[string]fstest.MapFS{
+		"gap":     {"migrations/001_a.sql": ok["migrations/001_a.sql"], "migrations/003_c.sql": ok["migrations/002_b.sql"]},
+		"no num":  {"migrations/first.sql": ok["migrations/001_a.sql"]},
+		"bad sql": {"migrations/001_a.sql": {Data: []byte("CREATE TABL oops;")}},
+	} {
+		if err := migrate(t.Context(), open(t), fsys); err == nil {
+			t.Errorf("%s: migrate succeeded", name)
+		}
+	}
+	// A database from a newer sandbox is refused, not damaged.
+	newer := open(t)
+	if _, err := newer.Exec("PRAGMA user_version = 9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), newer, ok); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("newer schema: %v", err)
+	}
+	// A failed migration leaves no half-applied state.
+	half := open(t)
+	if err := migrate(t.Context(), half, fstest.MapFS{"migrations/001_a.sql": {Data: []byte("CREATE TABLE t (x); CREATE TABL oops;")}}); err == nil {
+		t.Fatal("broken migration applied")
+	}
+	var tables int
+	if err := half.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 't'").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("half-applied migration left table t (%d, %v)", tables, err)
+	}
+}
+
+func TestOpenDBPragmasAndPermissions(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "x.db")
+	db, err := openDB(t.Context(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	var fk, busy int
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || fk != 1 || busy < 1000 {
+		t.Errorf("journal_mode %s foreign_keys %d busy_timeout %d", mode, fk, busy)
+	}
+	for _, f := range []string{file, file + "-wal"} {
+		fi, err := os.Stat(f)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want 0600", f, fi.Mode().Perm(), err)
+		}
+	}
+}
