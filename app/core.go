@@ -1,0 +1,268 @@
+// Package app holds Scribe's use cases, free of any user interface: sign in
+// and out, patients, notes. The Fyne window (app/ui) and the command line
+// (cmd/scribe) both drive a Core, so anything one can do the other can too,
+// and tests drive it headless.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+
+	"github.com/nextvisit/scribe/platform"
+	"github.com/nextvisit/scribe/sync/api"
+	"github.com/nextvisit/scribe/sync/store"
+)
+
+// Config is what Open needs.
+type Config struct {
+	// ProfileDir is the folder holding this profile's database and, where
+	// there is no OS keyring, its secrets vault. Created 0700 if missing.
+	ProfileDir string
+	// Logger receives events; never patient data or secrets. nil discards.
+	Logger *slog.Logger
+	// Secrets keeps the API token (platform.OpenSecrets).
+	Secrets platform.Secrets
+	// HTTPClient sends API requests; nil means the API client's default.
+	HTTPClient *http.Client
+	// MaxAttempts bounds how often one idempotent request is sent when the
+	// network or server fails (0: the API client's default, 4).
+	MaxAttempts int
+	// EmbeddedServer is the base URL of a sandbox running inside this
+	// process, if any. Its port changes every run, so sessions with it
+	// are kept in memory only: neither its token nor its address is
+	// stored, and the next run starts from the last real server.
+	EmbeddedServer string
+}
+
+// Server is a Nextvisit server a clinician can sign in to.
+type Server struct {
+	Name string
+	URL  string
+}
+
+// KnownServers are the Nextvisit servers offered by name. The embedded
+// sandbox is added by the caller when it runs one.
+func KnownServers() []Server {
+	return []Server{
+		{Name: "Production", URL: api.ProductionURL},
+		{Name: "Beta", URL: api.BetaURL},
+	}
+}
+
+// Settings keys in the profile's store.
+const (
+	settingServer = "server"           // base URL of the last session
+	settingEmail  = "email"            // email of the last sign-in
+	settingUser   = "user:"            // + base URL: the last user seen there (JSON), for offline starts
+	secretToken   = "nextvisit-token:" // + base URL: the bearer token in Secrets
+)
+
+// Core is one profile's session with a Nextvisit server. Its methods are
+// safe for concurrent use (the window calls them from worker goroutines).
+type Core struct {
+	log     *slog.Logger
+	secrets platform.Secrets
+	http    *http.Client
+	tries   int
+	db      store.Store
+	// embedded is Config.EmbeddedServer, normalized; mem keeps its token.
+	embedded string
+	mem      *memSecrets
+
+	mu     sync.Mutex
+	server string   // normalized base URL of the current server; "" before any
+	email  string   // last email signed in with
+	sess   *session // the signed-in session; nil when signed out
+}
+
+// Open opens the profile: its folder (created 0700), its database, and the
+// last server and email used in it. It does not touch the network; call
+// Resume to pick up a stored session.
+func Open(ctx context.Context, cfg Config) (*Core, error) {
+	if cfg.ProfileDir == "" {
+		return nil, errors.New("open profile: no profile folder given")
+	}
+	if cfg.Secrets == nil {
+		return nil, errors.New("open profile: no secrets store given")
+	}
+	if cfg.MaxAttempts < 0 {
+		return nil, fmt.Errorf("open profile: MaxAttempts is %d; use 0 for the default", cfg.MaxAttempts)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := platform.EnsureDir(cfg.ProfileDir); err != nil {
+		return nil, fmt.Errorf("open profile: %w", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.ProfileDir, store.FileName), log)
+	if err != nil {
+		return nil, fmt.Errorf("open profile: %w", err)
+	}
+	c := &Core{log: log, secrets: cfg.Secrets, http: cfg.HTTPClient, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{}}
+	if cfg.EmbeddedServer != "" {
+		u, err := api.ParseBaseURL(cfg.EmbeddedServer)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open profile: embedded server: %w", err)
+		}
+		c.embedded = u.String()
+	}
+	if c.server, err = c.setting(ctx, settingServer); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if c.email, err = c.setting(ctx, settingEmail); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// setting reads a setting, "" when it was never set.
+func (c *Core) setting(ctx context.Context, key string) (string, error) {
+	v, err := c.db.Setting(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("open profile: %w", err)
+	}
+	return v, nil
+}
+
+// Close closes the profile's database. The session's token stays stored.
+func (c *Core) Close() error {
+	return c.db.Close()
+}
+
+// Server is the base URL of the current or last session ("" if none).
+func (c *Core) Server() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.server
+}
+
+// LastEmail is the email of the last sign-in in this profile ("" if none).
+func (c *Core) LastEmail() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.email
+}
+
+// UseServer makes serverURL the server that Resume and SignOut act on,
+// without remembering it (SignIn does that). The session with any other
+// server ends in memory; its stored token stays. Used by the command line's
+// --server flag.
+func (c *Core) UseServer(serverURL string) error {
+	u, err := api.ParseBaseURL(serverURL)
+	if err != nil {
+		return &inputError{msg: err.Error()}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := u.String(); s != c.server {
+		c.server, c.sess = s, nil
+	}
+	return nil
+}
+
+// User is the signed-in user, if any.
+func (c *Core) User() (api.User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return api.User{}, false
+	}
+	return c.sess.user, true
+}
+
+// newClient makes an API client for server with token ("" before sign-in).
+func (c *Core) newClient(server, token string) (*api.Client, error) {
+	return api.New(server, api.Options{HTTPClient: c.http, Logger: c.log, Token: token, MaxAttempts: c.tries})
+}
+
+// secretsFor is where server's token is kept.
+func (c *Core) secretsFor(server string) platform.Secrets {
+	if server == c.embedded {
+		return c.mem
+	}
+	return c.secrets
+}
+
+// memSecrets keeps the embedded sandbox's token for the life of the
+// process.
+type memSecrets struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+var _ platform.Secrets = (*memSecrets)(nil)
+
+func (s *memSecrets) Get(_ context.Context, key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		return "", fmt.Errorf("in-memory secret %q: %w", key, platform.ErrSecretNotFound)
+	}
+	return v, nil
+}
+
+func (s *memSecrets) Set(_ context.Context, key, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]string{}
+	}
+	s.m[key] = value
+	return nil
+}
+
+func (s *memSecrets) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+// session is one sign-in: never changed once made, so a pointer to it
+// tells sessions apart.
+type session struct {
+	server string
+	token  string
+	client *api.Client // sends token
+	user   api.User
+}
+
+// scope names the account whose roster the local cache holds.
+func (s *session) scope() string {
+	return fmt.Sprintf("%s#%d", s.server, s.user.Id)
+}
+
+// current returns the signed-in session, or ErrSignedOut.
+func (c *Core) current() (*session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return nil, ErrSignedOut
+	}
+	return c.sess, nil
+}
+
+// failed prepares an error from an API call on s for the caller: a
+// rejected token ends the session (here and in Secrets, since it is of no
+// further use), and the server's host is attached for Explain.
+func (c *Core) failed(ctx context.Context, s *session, op string, err error) error {
+	if errors.Is(err, api.ErrUnauthorized) {
+		c.log.Info("the server rejected the session's token; signing out", "server", hostOf(s.server))
+		c.endSession(ctx, s)
+		err = fmt.Errorf("%w: %w", ErrSignedOut, err)
+	}
+	return &serverError{host: hostOf(s.server), op: op, err: err}
+}

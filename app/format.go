@@ -1,0 +1,39 @@
+package app
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/nextvisit/scribe/sync/api"
+)
+
+// PatientName is how a patient is named on screen: "Jane Marie Doe".
+// A patient with no name on file is "Patient #ID".
+func PatientName(p api.Patient) string {
+	var parts []string
+	for _, s := range []string{p.FirstName, deref(p.MiddleName), p.LastName} {
+		if s = strings.TrimSpace(s); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "Patient #" + strconv.FormatInt(p.Id, 10)
+	}
+	return strings.Join(parts, " ")
+}
+
+// NoteStatus says where a progress note stands: "Processing" while it is
+// being transcribed or drafted, "Ready" once the draft is there, "Signed"
+// once signed, or "Failed: <the server's error>".
+func NoteStatus(n api.ProgressNote) string {
+	if n.ErrorState != nil && strings.TrimSpace(*n.ErrorState) != "" {
+		return "Failed: " + strings.TrimSpace(*n.ErrorState)
+	}
+	if n.Has != nil && n.Has.Signed != nil && *n.Has.Signed {
+		return "Signed"
+	}
+	if n.AnalysisCompletedAt != nil {
+		return "Ready"
+	}
+	return "Processing"
+}

@@ -1,0 +1,230 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nextvisit/scribe/app"
+	"github.com/nextvisit/scribe/sync/api"
+)
+
+// searchDelay is how long typing must pause before a search goes out.
+const searchDelay = 300 * time.Millisecond
+
+// patientsPerPage fits a page in the default window without scrolling.
+const patientsPerPage = 10
+
+// patientsScreen lists, searches and creates patients.
+type patientsScreen struct {
+	m *mainWindow
+
+	search   *widget.Entry
+	add      *widget.Button
+	list     *widget.List
+	empty    *widget.Label
+	loading  *widget.ProgressBarInfinite
+	failure  *errorPanel
+	pager    *pager
+	listArea *fyne.Container
+	box      fyne.CanvasObject
+	form     *patientForm // the open New patient dialog, or nil
+
+	items    []api.Patient
+	query    string // the search the list shows
+	page     int
+	perPage  int
+	loaded   bool
+	req      inflight
+	debounce *debouncer
+}
+
+func newPatientsScreen(m *mainWindow) *patientsScreen {
+	p := &patientsScreen{m: m, page: 1, perPage: patientsPerPage, debounce: newDebouncer(m.shell.b, searchDelay)}
+
+	p.search = widget.NewEntry()
+	p.search.SetPlaceHolder("Search patients by name")
+	p.search.OnChanged = p.onSearchChanged
+	p.search.OnSubmitted = p.onSearchSubmitted
+	p.search.ActionItem = widget.NewIcon(theme.SearchIcon())
+
+	p.add = widget.NewButtonWithIcon("New patient", theme.ContentAddIcon(), p.onNew)
+	p.add.Importance = widget.HighImportance
+
+	p.list = widget.NewList(p.length, p.createRow, p.updateRow)
+	p.list.OnSelected = p.onSelected
+	p.empty = widget.NewLabel("")
+	p.empty.Hide()
+	p.loading = widget.NewProgressBarInfinite()
+	p.loading.Stop()
+	p.loading.Hide()
+	p.failure = newErrorPanel(p.load)
+	p.pager = newPager("patient", "patients", p.onPrev, p.onNext)
+
+	header := container.NewGridWithColumns(3,
+		widget.NewLabelWithStyle("Name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle("Date of birth", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle("Gender", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+	)
+	p.listArea = container.NewBorder(header, nil, nil, nil, p.list)
+	top := container.NewVBox(
+		heading("Patients"),
+		container.NewBorder(nil, nil, nil, p.add, p.search),
+		p.loading, p.failure.box, p.empty,
+	)
+	p.box = container.NewBorder(top, container.NewCenter(p.pager.box), nil, nil, p.listArea)
+	return p
+}
+
+func (p *patientsScreen) view() fyne.CanvasObject { return p.box }
+
+func (p *patientsScreen) shown() {
+	if !p.loaded {
+		p.load()
+	}
+	p.m.win.Canvas().Focus(p.search)
+}
+
+func (p *patientsScreen) hidden() {
+	p.debounce.cancel()
+	if p.req.cancel != nil {
+		// The load was cut short; the next visit starts it again.
+		p.req.stop()
+		p.setLoading(false)
+		p.loaded = false
+	}
+	if p.form != nil {
+		p.form.close()
+	}
+}
+
+func (p *patientsScreen) onSearchChanged(string) { p.debounce.call(p.applySearch) }
+
+func (p *patientsScreen) onSearchSubmitted(string) {
+	p.debounce.cancel()
+	p.applySearch()
+}
+
+func (p *patientsScreen) applySearch() {
+	q := strings.TrimSpace(p.search.Text)
+	if q == p.query && p.loaded {
+		return
+	}
+	p.query, p.page = q, 1
+	p.load()
+}
+
+func (p *patientsScreen) onPrev() {
+	if p.page > 1 {
+		p.page--
+		p.load()
+	}
+}
+
+func (p *patientsScreen) onNext() {
+	p.page++
+	p.load()
+}
+
+// load fetches the page the screen is set to, replacing any fetch under way.
+func (p *patientsScreen) load() {
+	ctx := p.req.start(p.m.ctx)
+	p.setLoading(true)
+	core, query, page, perPage := p.m.shell.core, p.query, p.page, p.perPage
+	run(p.m.shell.b, ctx, func(ctx context.Context) (api.Page[api.Patient], error) {
+		return core.Patients(ctx, query, page, perPage)
+	}, p.onLoaded)
+}
+
+func (p *patientsScreen) onLoaded(pg api.Page[api.Patient], err error) {
+	p.req.stop()
+	p.setLoading(false)
+	if err != nil && !errors.Is(err, app.ErrOffline) {
+		p.failure.show(p.m.explain(err))
+		p.listArea.Hide()
+		return
+	}
+	if err != nil {
+		// Offline: the core answered from the patients kept on this
+		// computer. Show them, and say so, with Retry for when the
+		// network is back.
+		p.failure.show(p.m.explain(err))
+	}
+	p.loaded = true
+	p.items = pg.Items
+	p.pager.set(pg.Meta)
+	p.page = p.pager.page
+	p.list.UnselectAll()
+	p.list.Refresh()
+	p.list.ScrollToTop()
+	p.listArea.Show()
+	switch {
+	case len(p.items) > 0:
+		p.empty.Hide()
+	case p.query != "":
+		p.empty.SetText(fmt.Sprintf("No patients match “%s”. Check the spelling, or add them with New patient.", p.query))
+		p.empty.Show()
+	default:
+		p.empty.SetText("No patients yet. Add one with New patient.")
+		p.empty.Show()
+	}
+}
+
+func (p *patientsScreen) setLoading(on bool) {
+	if on {
+		p.failure.hide()
+		p.loading.Show()
+		p.loading.Start()
+	} else {
+		p.loading.Stop()
+		p.loading.Hide()
+	}
+	p.pager.setEnabled(!on)
+}
+
+func (p *patientsScreen) length() int { return len(p.items) }
+
+func (p *patientsScreen) createRow() fyne.CanvasObject {
+	name := widget.NewLabel("")
+	name.Truncation = fyne.TextTruncateEllipsis
+	return container.NewGridWithColumns(3, name, widget.NewLabel(""), widget.NewLabel(""))
+}
+
+func (p *patientsScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
+	pt := p.items[id]
+	cells := o.(*fyne.Container).Objects
+	cells[0].(*widget.Label).SetText(app.PatientName(pt))
+	cells[1].(*widget.Label).SetText(dateOfBirth(pt))
+	cells[2].(*widget.Label).SetText(orDash(pt.Gender))
+}
+
+// onSelected opens the patient's notes: the list is a way in, not a dead end.
+func (p *patientsScreen) onSelected(id widget.ListItemID) {
+	p.list.Unselect(id)
+	if id < len(p.items) {
+		p.m.notes.showPatient(p.items[id])
+	}
+}
+
+func (p *patientsScreen) onNew() {
+	if p.form == nil {
+		p.form = newPatientForm(p)
+	}
+}
+
+// created is called by the form once the server has the new patient: the
+// list searches for them, so they are in view.
+func (p *patientsScreen) created(pt api.Patient) {
+	p.m.setStatus("Added "+app.PatientName(pt)+".", widget.SuccessImportance)
+	p.search.SetText(pt.LastName)
+	p.debounce.cancel()
+	p.query, p.page = strings.TrimSpace(pt.LastName), 1
+	p.load()
+}

@@ -1,0 +1,114 @@
+// Package ui is Scribe's Fyne front end: the sign-in window, the main window
+// and its screens. It is the only package that imports Fyne; everything it
+// does goes through app.Core, so the command line can do the same.
+//
+// Each screen is one struct holding its widgets, with callbacks as method
+// values. Work that may block (network, disk) runs through the bridge
+// (bridge.go), which hands results back on the UI goroutine.
+package ui
+
+import (
+	"context"
+	"log/slog"
+
+	"fyne.io/fyne/v2"
+
+	"github.com/nextvisit/scribe/app"
+	"github.com/nextvisit/scribe/sync/api"
+)
+
+// Options configure the shell.
+type Options struct {
+	// Servers are offered on the sign-in screen after Production and Beta,
+	// e.g. the embedded sandbox.
+	Servers []app.Server
+	// Logger receives UI-level events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Shell owns Scribe's windows: the sign-in window while nobody is signed in,
+// the main window while somebody is.
+type Shell struct {
+	fa   fyne.App
+	core *app.Core
+	opts Options
+	log  *slog.Logger
+	b    *bridge
+
+	// ctx lives as long as the shell; every window's context derives from
+	// it, so stopping the shell cancels all outstanding work.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	signIn *signInWindow // nil unless shown
+	main   *mainWindow   // nil unless shown
+}
+
+// New builds the shell. It shows nothing until ShowAndRun.
+func New(fa fyne.App, core *app.Core, opts Options) *Shell {
+	return newShell(fa, core, opts, fyne.Do)
+}
+
+func newShell(fa fyne.App, core *app.Core, opts Options, do func(func())) *Shell {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// The shell is the root of the UI's lifetime and New takes no context,
+	// so this is where one begins; ShowAndRun cancels it on the way out.
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Shell{
+		fa: fa, core: core, opts: opts, log: log,
+		b:   &bridge{do: do},
+		ctx: ctx, cancel: cancel,
+	}
+}
+
+// ShowAndRun opens the main window when core already has a signed-in user
+// (a resumed session) and the sign-in window otherwise, then runs the Fyne
+// event loop until the last window closes. Before it returns, all work the
+// windows started has been cancelled and has finished, so the caller may
+// close core.
+func (s *Shell) ShowAndRun() {
+	s.show()
+	s.fa.Run()
+	s.stop()
+}
+
+func (s *Shell) show() {
+	if u, ok := s.core.User(); ok {
+		s.showMain(u)
+		return
+	}
+	s.showSignIn("")
+}
+
+// stop cancels everything and waits for the goroutines to hand back.
+func (s *Shell) stop() {
+	s.cancel()
+	s.b.wait()
+}
+
+// showMain opens the main window for u and closes the sign-in window. The
+// new window opens before the old one closes: closing the last window quits.
+func (s *Shell) showMain(u api.User) {
+	s.log.Info("signed in; opening the main window")
+	s.main = newMainWindow(s, u)
+	s.main.win.Show()
+	if s.signIn != nil {
+		s.signIn.win.Close()
+		s.signIn = nil
+	}
+}
+
+// showSignIn opens the sign-in window, with notice (if any) shown on it,
+// and closes the main window.
+func (s *Shell) showSignIn(notice string) {
+	s.signIn = newSignInWindow(s)
+	s.signIn.setNotice(notice)
+	s.signIn.win.Show()
+	if s.main != nil {
+		s.main.win.Close()
+		s.main = nil
+	}
+}
