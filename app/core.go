@@ -104,7 +104,13 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open profile: %w", err)
 	}
-	c := &Core{log: log, secrets: cfg.Secrets, http: cfg.HTTPClient, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{}}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// One pool for every client the core makes, so Close can release its connections (an idle
+		// keep-alive would otherwise hold an embedded sandbox's shutdown for its grace period).
+		hc = api.NewHTTPClient()
+	}
+	c := &Core{log: log, secrets: cfg.Secrets, http: hc, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{}}
 	if cfg.EmbeddedServer != "" {
 		u, err := api.ParseBaseURL(cfg.EmbeddedServer)
 		if err != nil {
@@ -138,6 +144,7 @@ func (c *Core) setting(ctx context.Context, key string) (string, error) {
 
 // Close closes the profile's database. The session's token stays stored.
 func (c *Core) Close() error {
+	c.http.CloseIdleConnections()
 	return c.db.Close()
 }
 

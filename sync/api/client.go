@@ -65,7 +65,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = NewHTTPClient()
 	}
 	ua := opts.UserAgent
 	if ua == "" {
@@ -138,7 +138,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func defaultHTTPClient() *http.Client {
+// NewHTTPClient is the client New uses when Options has none: its own connection pool, and a transport
+// that times out waiting for response headers after two minutes. Share one across Clients so their
+// connections can be closed together.
+func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 2 * time.Minute
 	return &http.Client{Transport: t}
