@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/nextvisit/scribe/audio/capture"
 	"github.com/nextvisit/scribe/platform"
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/store"
@@ -37,6 +38,8 @@ type Config struct {
 	// are kept in memory only: neither its token nor its address is
 	// stored, and the next run starts from the last real server.
 	EmbeddedServer string
+	// AudioBackend lists and opens microphones; nil means PortAudio.
+	AudioBackend capture.Backend
 }
 
 // Server is a Nextvisit server a clinician can sign in to.
@@ -74,10 +77,15 @@ type Core struct {
 	embedded string
 	mem      *memSecrets
 
+	profile string // journals live under it
+	audio   capture.Backend
+	sys     system // the OS services recording uses (tests replace them)
+
 	mu     sync.Mutex
-	server string   // normalized base URL of the current server; "" before any
-	email  string   // last email signed in with
-	sess   *session // the signed-in session; nil when signed out
+	server string                // normalized base URL of the current server; "" before any
+	email  string                // last email signed in with
+	sess   *session              // the signed-in session; nil when signed out
+	recs   map[string]*Recording // recordings under way, by encounter id
 }
 
 // Open opens the profile: its folder (created 0700), its database, and the
@@ -110,7 +118,11 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 		// keep-alive would otherwise hold an embedded sandbox's shutdown for its grace period).
 		hc = api.NewHTTPClient()
 	}
-	c := &Core{log: log, secrets: cfg.Secrets, http: hc, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{}}
+	c := &Core{log: log, secrets: cfg.Secrets, http: hc, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{},
+		profile: cfg.ProfileDir, audio: cfg.AudioBackend, sys: osSystem(), recs: map[string]*Recording{}}
+	if c.audio == nil {
+		c.audio = capture.NewPortAudio(log.With("component", "portaudio"))
+	}
 	if cfg.EmbeddedServer != "" {
 		u, err := api.ParseBaseURL(cfg.EmbeddedServer)
 		if err != nil {
@@ -142,10 +154,12 @@ func (c *Core) setting(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-// Close closes the profile's database. The session's token stays stored.
+// Close ends any recording under way and closes the profile's database.
+// The session's token stays stored.
 func (c *Core) Close() error {
+	err := c.endRecordings()
 	c.http.CloseIdleConnections()
-	return c.db.Close()
+	return errors.Join(err, c.db.Close())
 }
 
 // Server is the base URL of the current or last session ("" if none).

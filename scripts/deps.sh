@@ -22,6 +22,8 @@ test_pkgs=(
 	xvfb xauth xdotool imagemagick
 	# virtual microphones and test speech
 	pulseaudio pulseaudio-utils libasound2-plugins alsa-utils espeak-ng sox
+	# a private bus for the sleep-inhibitor tests (logind stand-in)
+	dbus-daemon
 )
 package_pkgs=(xz-utils)
 brew_pkgs=(portaudio pkg-config espeak-ng sox)

@@ -58,6 +58,7 @@ type mainWindow struct {
 	user   api.User
 
 	record   *recordScreen
+	banner   *recoveredBanner
 	notes    *notesScreen
 	patients *patientsScreen
 	settings *settingsScreen
@@ -77,9 +78,11 @@ type mainWindow struct {
 func newMainWindow(s *Shell, u api.User) *mainWindow {
 	m := &mainWindow{shell: s, user: u, win: s.fa.NewWindow("Scribe"), current: -1}
 	m.ctx, m.cancel = context.WithCancel(s.ctx)
-	m.win.SetOnClosed(m.cancel)
+	m.win.SetOnClosed(m.closed)
 
 	m.record = newRecordScreen(m)
+	m.banner = newRecoveredBanner(m)
+	m.banner.set(s.recovered, s.recoverErr)
 	m.notes = newNotesScreen(m)
 	m.patients = newPatientsScreen(m)
 	m.settings = newSettingsScreen(m)
@@ -106,7 +109,7 @@ func newMainWindow(s *Shell, u api.User) *mainWindow {
 	m.status.Truncation = fyne.TextTruncateEllipsis
 	m.content = container.NewStack()
 	statusBar := container.NewVBox(widget.NewSeparator(), m.status)
-	body := container.NewBorder(nil, statusBar,
+	body := container.NewBorder(m.banner.box, statusBar,
 		container.NewHBox(sidebar, widget.NewSeparator()), nil,
 		container.NewPadded(m.content))
 
@@ -120,7 +123,7 @@ func newMainWindow(s *Shell, u api.User) *mainWindow {
 	return m
 }
 
-// menu carries the Ctrl+1 … Ctrl+4 shortcuts. Menu shortcuts run before the
+// menu carries the Ctrl+1 … Ctrl+4 shortcuts and the recording ones. Menu shortcuts run before the
 // focused widget sees the key, so they work while typing in a search box,
 // which shortcuts added to the canvas would not.
 func (m *mainWindow) menu() *fyne.MainMenu {
@@ -135,7 +138,15 @@ func (m *mainWindow) menu() *fyne.MainMenu {
 	return fyne.NewMainMenu(
 		fyne.NewMenu("Account", signOut),
 		fyne.NewMenu("Go", goItems...),
+		fyne.NewMenu("Recording", m.record.menuItems()...),
 	)
+}
+
+// closed ends what the window started: an open recording is ended so its
+// journal closes cleanly, then all other work is cancelled.
+func (m *mainWindow) closed() {
+	m.record.closing()
+	m.cancel()
 }
 
 func (m *mainWindow) navLength() int { return len(m.items) }

@@ -42,6 +42,12 @@ type Shell struct {
 
 	signIn *signInWindow // nil unless shown
 	main   *mainWindow   // nil unless shown
+
+	// recovered are the recordings a crash interrupted, repaired at start
+	// (recovered.go); recoverErr is why some could not be. The main window
+	// offers them until dismissed.
+	recovered  []app.Encounter
+	recoverErr error
 }
 
 // New builds the shell. It shows nothing until ShowAndRun.
@@ -76,6 +82,7 @@ func (s *Shell) ShowAndRun() {
 }
 
 func (s *Shell) show() {
+	s.recoverAtStart()
 	if u, ok := s.core.User(); ok {
 		s.showMain(u)
 		return
@@ -83,8 +90,12 @@ func (s *Shell) show() {
 	s.showSignIn("")
 }
 
-// stop cancels everything and waits for the goroutines to hand back.
+// stop ends an open recording, cancels everything else and waits for the
+// goroutines to hand back.
 func (s *Shell) stop() {
+	if s.main != nil {
+		s.main.record.closing()
+	}
 	s.cancel()
 	s.b.wait()
 }

@@ -10,7 +10,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/widget"
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/sync/api"
@@ -109,12 +108,6 @@ func TestRecordScreenOffersPatientsAndTemplates(t *testing.T) {
 	r.patient.entry.SetText(label) // what choosing the option does
 	if !strings.Contains(r.chosen.Text, app.PatientName(pt)) {
 		t.Errorf("after choosing: %q", r.chosen.Text)
-	}
-	// Honest screen: no button that would pretend to record.
-	for _, o := range test.LaidOutObjects(r.view()) {
-		if b, ok := o.(*widget.Button); ok && b != r.failure.retry && b.Text != "" {
-			t.Errorf("the Record screen has a %q button; recording is not built yet", b.Text)
-		}
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package store is Scribe's local database: one SQLite file per profile
 // (scribe.db), its schema as embedded numbered migrations, and the
-// repositories the app uses on top of it. For now it holds the profile's
-// settings and a cache of the patient roster, so a patient can be found
-// while the server is out of reach.
+// repositories the app uses on top of it. It holds the profile's settings,
+// a cache of the patient roster, so a patient can be found while the server
+// is out of reach, and the encounters recorded or imported here.
 package store
 
 import (
@@ -41,6 +41,19 @@ type Store interface {
 	// (case-insensitive); an empty q lists everyone. At most limit
 	// patients come back, ordered by last then first name.
 	SearchPatients(ctx context.Context, scope, q string, limit int) ([]Patient, error)
+	// CreateEncounter adds an encounter; an error wrapping ErrExists when
+	// its id is taken.
+	CreateEncounter(ctx context.Context, e Encounter) error
+	// UpdateEncounter changes an encounter's state and duration (and its
+	// end time and device when given); an error wrapping ErrNotFound when
+	// there is no such encounter.
+	UpdateEncounter(ctx context.Context, id string, u EncounterUpdate) error
+	// DeleteEncounter removes an encounter's row (not its journal).
+	DeleteEncounter(ctx context.Context, id string) error
+	// Encounter returns one encounter, or an error wrapping ErrNotFound.
+	Encounter(ctx context.Context, id string) (Encounter, error)
+	// Encounters lists encounters newest first.
+	Encounters(ctx context.Context, q EncounterQuery) ([]Encounter, error)
 	Close() error
 }
 

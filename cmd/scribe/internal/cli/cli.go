@@ -50,6 +50,11 @@ Usage:
   scribe patients create --first F --last L [--middle M] [--dob YYYY-MM-DD] [--gender G] [--notes TEXT] [--json]
   scribe notes [--patient ID] [--sort latest|oldest] [--page N] [--per-page N] [--json]
   scribe notes show ID [--json]
+  scribe devices [--json]
+  scribe record [--device NAME] [--duration D] [--patient ID]
+  scribe import FILE [--patient ID]
+  scribe export ENCOUNTER OUT.wav
+  scribe encounters [--json]
   scribe sandbox [--addr 127.0.0.1:PORT] [--dir DIR] [--processing-delay D] [--recognizer vad|openai] [--openai-url URL] [--openai-model NAME]
   scribe version
   scribe help [COMMAND]
@@ -58,6 +63,7 @@ Examples:
   scribe --sandbox                         the window on a built-in sandbox server, signed in
   scribe login --email you@clinic.example  sign in to Nextvisit (asks for the password)
   scribe patients --search doe
+  scribe record --duration 15m             record a visit from the default microphone for 15 minutes
 `
 
 const globalUsage = `
@@ -81,6 +87,12 @@ var commands = map[string]command{
 	"notes":    {notesUsage, runNotes},
 	"sandbox":  {sandboxUsage, runSandbox},
 	"version":  {versionUsage, runVersion},
+	// Recording works offline and needs no sign-in.
+	"devices":    {devicesUsage, runDevices},
+	"record":     {recordUsage, runRecord},
+	"import":     {importUsage, runImport},
+	"export":     {exportUsage, runExport},
+	"encounters": {encountersUsage, runEncounters},
 }
 
 // usageError is wrong use of the command line: exit code 2 and the usage.

@@ -30,6 +30,9 @@ type env struct {
 	stdout, stderr io.Writer
 	opts           Options
 	g              globals
+	// window is set when the window opens the profile: it offers
+	// interrupted recordings itself, so openProfile leaves them to it.
+	window bool
 }
 
 // serverHint repeats --server for a suggested command line.
@@ -120,6 +123,9 @@ func (e *env) openProfile(ctx context.Context, log *slog.Logger) (*profile, erro
 		return nil, err
 	}
 	p.server = p.core.Server() // normalized
+	if !e.window {
+		e.recoverEncounters(ctx, p.core)
+	}
 	return p, nil
 }
 

@@ -37,6 +37,7 @@ func (e *env) runWindow(ctx context.Context) error {
 	defer logFile.Close()
 	log.Info("starting Scribe", "version", e.version(), "profile", dir)
 
+	e.window = true
 	p, err := e.openProfile(ctx, log)
 	if err != nil {
 		return err
