@@ -168,9 +168,13 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 		widget.NewLabel("Template"), container.NewVBox(r.template, r.templateInfo),
 	)
 	controls := container.NewHBox(r.record, r.pause, r.resume, r.end, r.stateLabel, layout.NewSpacer(), r.elapsed)
+	keys := widget.NewLabel(fmt.Sprintf("%s record · %s pause or resume · %s end",
+		keyName(recordKey), keyName(pauseKey), keyName(endKey)))
+	keys.Importance = widget.LowImportance
+	keys.SizeName = theme.SizeNameCaptionText
 	r.box = container.NewVScroll(container.NewVBox(
 		heading("Record a visit"), form, r.loading, r.failure.box, widget.NewSeparator(),
-		controls, r.meter, r.problem, r.warnings.box, r.summary,
+		controls, r.meter, keys, r.problem, r.warnings.box, r.summary,
 		widget.NewSeparator(),
 		container.NewHBox(r.importBtn), r.importing, r.importMsg,
 	))
@@ -707,6 +711,15 @@ func visible(o fyne.CanvasObject, on bool) {
 	} else {
 		o.Hide()
 	}
+}
+
+// keyName writes a shortcut as the keyboard shows it: Ctrl+R, or ⌘R on a
+// Mac, where the default shortcut modifier is Command.
+func keyName(sc *desktop.CustomShortcut) string {
+	if sc.Modifier == fyne.KeyModifierSuper {
+		return "⌘" + string(sc.KeyName)
+	}
+	return "Ctrl+" + string(sc.KeyName)
 }
 
 // clock formats d as mm:ss, or h:mm:ss from an hour.

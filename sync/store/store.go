@@ -17,8 +17,12 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// busyTimeout is how long a statement waits for another connection's lock (busy_timeout).
+const busyTimeout = 5 * time.Second
 
 // FileName is the database's name inside a profile folder.
 const FileName = "scribe.db"
@@ -94,15 +98,11 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", dsn(path))
+	s, err := openChecked(ctx, path, log)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &DB{db: db, log: log}
-	if err := s.check(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
+	db := s.db
 	if err := migrate(ctx, db, log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -111,6 +111,36 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 }
 
 // dsn names the file and the per-connection settings. modernc applies each
+// openChecked opens the pool and checks its pragmas. Turning a brand-new file to WAL needs an exclusive
+// lock and SQLite answers SQLITE_BUSY at once, without its busy handler, when another process (the
+// window and a CLI command starting together) is doing the same; so that one case is retried here.
+func openChecked(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	delay := 5 * time.Millisecond
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		db, err := sql.Open("sqlite", dsn(path))
+		if err != nil {
+			return nil, err
+		}
+		s := &DB{db: db, log: log}
+		err = s.check(ctx)
+		if err == nil {
+			return s, nil
+		}
+		db.Close()
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
 // _pragma on every new connection of the pool, which matters because
 // busy_timeout and foreign_keys are per connection in SQLite.
 //
@@ -129,7 +159,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 //     begin, so two writers never both read and then deadlock upgrading.
 func dsn(path string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
@@ -166,7 +196,7 @@ func (s *DB) check(ctx context.Context) error {
 	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil {
 		return fmt.Errorf("read synchronous: %w", err)
 	}
-	if fk != 1 || busy != 5000 || syncMode != 1 {
+	if fk != 1 || int64(busy) != busyTimeout.Milliseconds() || syncMode != 1 {
 		return fmt.Errorf("pragmas did not take: foreign_keys=%d busy_timeout=%d synchronous=%d", fk, busy, syncMode)
 	}
 	return nil
