@@ -53,6 +53,9 @@ type RecordOptions struct {
 	PatientID int64
 }
 
+// SleepWarning is shown when the OS cannot be kept awake while recording.
+const SleepWarning = "This computer may go to sleep during the recording — keep it awake and plugged in, with the lid open."
+
 // RecordingEventKind names a RecordingEvent.
 type RecordingEventKind string
 
@@ -185,9 +188,10 @@ func (r *Recording) start(ctx context.Context, opts RecordOptions) error {
 	release, err := c.sys.inhibitSleep(ctx, "Scribe is recording a visit")
 	r.awake = release
 	if err != nil {
+		// The cause (no logind, D-Bus refused…) is for support, in the log; the clinician gets what to do.
 		c.log.Info("cannot keep the computer awake while recording", "error", err)
 		r.event(RecordingEvent{Kind: EventSleepNotInhibited, Warning: true,
-			Message: "This computer may sleep during the recording: " + err.Error()})
+			Message: SleepWarning})
 	}
 	if r.w, err = journal.Create(r.dir, r.id, c.journalOptions()); err != nil {
 		return fmt.Errorf("start recording: %w", err)
