@@ -34,6 +34,8 @@ VULNDB ?= https://vuln.go.dev
 VULNCHECK ?= 1
 PACKAGE_FLAGS ?=
 
+
+.PHONY: fuzz
 .PHONY: run build test vet unit smoke bench lint generate package clean deps deps-build deps-test deps-package
 
 ## run: build, then open the app on the embedded sandbox, signed in (ARGS="..." adds flags)
@@ -48,7 +50,19 @@ build: deps-build
 test: deps-test
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -shuffle=on $(TESTFLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory smoke
+
+## fuzz: a short run of every fuzz target over outside input (FUZZTIME=2m for a longer one)
+FUZZTIME ?= 8s
+FUZZ_TARGETS := ./audio/importer:FuzzImportWAV ./audio/importer:FuzzImportMP3 \
+	./sync/sandbox/recognize:FuzzDecodeAudio ./sync/api:FuzzDecodeResponse \
+	./sync/sandbox:FuzzJSONBodies ./sync/sandbox:FuzzDraft
+fuzz: deps-build
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+	  $(GO) test -tags '$(TAGS)' -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 vet: deps-build
 	$(GO) vet -tags '$(TAGS)' ./...
