@@ -1,0 +1,137 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Get returns one job, or an error wrapping ErrNotFound.
+func (q *Queue) Get(ctx context.Context, id ID) (Job, error) {
+	j, err := scanJob(q.db.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM jobs WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Job{}, fmt.Errorf("job %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("read job %d: %w", id, err)
+	}
+	return j, nil
+}
+
+// Filter selects jobs for List.
+type Filter struct {
+	States []State // only these; none means all
+	Group  string  // only this group; "" means all
+	Limit  int     // at most this many; 0 means all
+}
+
+// List returns the jobs matching f in enqueue order.
+func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
+	var where []string
+	var args []any
+	if len(f.States) > 0 {
+		where = append(where, "state IN (?"+strings.Repeat(", ?", len(f.States)-1)+")")
+		for _, s := range f.States {
+			args = append(args, s)
+		}
+	}
+	if f.Group != "" {
+		where = append(where, "group_key = ?")
+		args = append(args, f.Group)
+	}
+	query := "SELECT " + jobColumns + " FROM jobs"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id"
+	if f.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Counts returns how many jobs are in each state (states with none are absent).
+func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
+	rows, err := q.db.QueryContext(ctx, "SELECT state, count(*) FROM jobs GROUP BY state")
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[State]int{}
+	for rows.Next() {
+		var s State
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		out[s] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Retry puts a needs-attention or cancelled job back in the queue to run
+// now, with a fresh maximum-age window.
+func (q *Queue) Retry(ctx context.Context, id ID) error {
+	now := ms(q.opt.Now())
+	if err := q.transition(ctx, id, "retry", `
+		UPDATE jobs SET state = 'queued', next_attempt_at = ?1, age_from = ?1, what_to_do = '', updated_at = ?1
+		WHERE id = ?2 AND state IN ('needs-attention', 'cancelled')`, now, id); err != nil {
+		return err
+	}
+	q.Kick()
+	return nil
+}
+
+// Cancel gives up on a queued or needs-attention job; it will not run
+// again unless retried. A running job cannot be cancelled: its effect may
+// already be on the server.
+func (q *Queue) Cancel(ctx context.Context, id ID) error {
+	now := ms(q.opt.Now())
+	if err := q.transition(ctx, id, "cancel", `
+		UPDATE jobs SET state = 'cancelled', what_to_do = '', updated_at = ?1
+		WHERE id = ?2 AND state IN ('queued', 'needs-attention')`, now, id); err != nil {
+		return err
+	}
+	q.Kick() // the group behind it may now run
+	return nil
+}
+
+func (q *Queue) transition(ctx context.Context, id ID, verb, query string, args ...any) error {
+	res, err := q.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s job %d: %w", verb, id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s job %d: %w", verb, id, err)
+	} else if n == 1 {
+		q.log.Info("job "+verb, "job", id)
+		return nil
+	}
+	j, err := q.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%s job: %w", verb, err)
+	}
+	return fmt.Errorf("%s job %d: it is %s: %w", verb, id, j.State, ErrState)
+}
