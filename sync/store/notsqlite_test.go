@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ func TestOpenFileThatIsNotSQLite(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a text file succeeded")
 	}
-	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a database") {
+	if !errors.Is(err, ErrNotADatabase) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move it out of the profile folder") {
 		t.Errorf("Open of a text file: %v, want an error naming the file and saying it is not a database", err)
 	}
 	got, rerr := os.ReadFile(path)

@@ -21,6 +21,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// ErrNotADatabase is returned by Open when the file exists but is not SQLite.
+var ErrNotADatabase = errors.New("not a database")
+
 // busyTimeout is how long a statement waits for another connection's lock (busy_timeout).
 const busyTimeout = 5 * time.Second
 
@@ -100,6 +103,11 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 	}
 	s, err := openChecked(ctx, path, log)
 	if err != nil {
+		if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB {
+			return nil, fmt.Errorf("open database %s: the file is not a database (damaged, or another file put in its place): "+
+				"quit Scribe, move it out of the profile folder and start again; a new one is created and recordings "+
+				"under encounters/ are kept: %w", path, ErrNotADatabase)
+		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db := s.db
