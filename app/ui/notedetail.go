@@ -119,14 +119,7 @@ func (d *noteDetail) onLoaded(note api.ProgressNote, err error) {
 }
 
 func (d *noteDetail) setLoading(on bool) {
-	if on {
-		d.failure.hide()
-		d.loading.Show()
-		d.loading.Start()
-	} else {
-		d.loading.Stop()
-		d.loading.Hide()
-	}
+	showLoading(on, d.loading, d.failure)
 	enable(d.refresh, !on)
 }
 

@@ -182,14 +182,7 @@ func (n *notesScreen) onLoaded(pg api.Page[api.ProgressNote], err error) {
 }
 
 func (n *notesScreen) setLoading(on bool) {
-	if on {
-		n.failure.hide()
-		n.loading.Show()
-		n.loading.Start()
-	} else {
-		n.loading.Stop()
-		n.loading.Hide()
-	}
+	showLoading(on, n.loading, n.failure)
 	n.pager.setEnabled(!on)
 	enable(n.refresh, !on)
 }

@@ -178,14 +178,7 @@ func (p *patientsScreen) onLoaded(pg api.Page[api.Patient], err error) {
 }
 
 func (p *patientsScreen) setLoading(on bool) {
-	if on {
-		p.failure.hide()
-		p.loading.Show()
-		p.loading.Start()
-	} else {
-		p.loading.Stop()
-		p.loading.Hide()
-	}
+	showLoading(on, p.loading, p.failure)
 	p.pager.setEnabled(!on)
 }
 

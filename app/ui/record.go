@@ -353,14 +353,7 @@ func (r *recordScreen) onLoaded(ts []api.Template, err error) {
 }
 
 func (r *recordScreen) setLoading(on bool) {
-	if on {
-		r.failure.hide()
-		r.loading.Show()
-		r.loading.Start()
-	} else {
-		r.loading.Stop()
-		r.loading.Hide()
-	}
+	showLoading(on, r.loading, r.failure)
 }
 
 // onTemplate describes the chosen template, so the clinician knows what the

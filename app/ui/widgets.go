@@ -162,3 +162,16 @@ func orDash(s *string) string {
 	}
 	return *s
 }
+
+// showLoading runs or stops a screen's progress bar; starting a load also hides the last failure, since a
+// retry is under way.
+func showLoading(on bool, bar *widget.ProgressBarInfinite, failure *errorPanel) {
+	if !on {
+		bar.Stop()
+		bar.Hide()
+		return
+	}
+	failure.hide()
+	bar.Show()
+	bar.Start()
+}
