@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nextvisit/scribe/audio/capture"
 	"github.com/nextvisit/scribe/platform"
 	"github.com/nextvisit/scribe/sync/api"
+	"github.com/nextvisit/scribe/sync/outbox"
 	"github.com/nextvisit/scribe/sync/store"
 )
 
@@ -40,6 +43,10 @@ type Config struct {
 	EmbeddedServer string
 	// AudioBackend lists and opens microphones; nil means PortAudio.
 	AudioBackend capture.Backend
+	// JobLease is how long a job's run may take before another worker (in
+	// this or another process) takes it over; 0 means the outbox's default
+	// of five minutes. Tests shorten it to see crashed runs redone.
+	JobLease time.Duration
 }
 
 // Server is a Nextvisit server a clinician can sign in to.
@@ -81,6 +88,11 @@ type Core struct {
 	audio   capture.Backend
 	sys     system // the OS services recording uses (tests replace them)
 
+	queue   *outbox.Queue
+	remotes *remotes
+	reach   func(ctx context.Context, server string) error
+	causes  sync.Map // JobID → the typed error of its last failed run in this process
+
 	mu     sync.Mutex
 	server string                // normalized base URL of the current server; "" before any
 	email  string                // last email signed in with
@@ -118,8 +130,26 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 		// keep-alive would otherwise hold an embedded sandbox's shutdown for its grace period).
 		hc = api.NewHTTPClient()
 	}
-	c := &Core{log: log, secrets: cfg.Secrets, http: hc, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{},
-		profile: cfg.ProfileDir, audio: cfg.AudioBackend, sys: osSystem(), recs: map[string]*Recording{}}
+	c := &Core{log: log, secrets: cfg.Secrets, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{},
+		profile: cfg.ProfileDir, audio: cfg.AudioBackend, sys: osSystem(), recs: map[string]*Recording{},
+		reach: platform.Reachable}
+	c.queue = outbox.New(db.SQL(), outbox.Options{
+		Logger: log.With("component", "outbox"),
+		Owner:  fmt.Sprintf("scribe-%d", os.Getpid()),
+		Lease:  cfg.JobLease,
+		Probe:  c.probe,
+	})
+	c.queue.Register(kindCreatePatient, c.createPatientJob)
+	// Every request goes through the remotes watcher, on a copy of the
+	// caller's client so theirs is left as it was.
+	watched := *hc
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.remotes = &remotes{next: next, db: db, online: func() { c.queue.SetOnline(true) }, hosts: map[string]*remoteState{}}
+	watched.Transport = c.remotes
+	c.http = &watched
 	if c.audio == nil {
 		c.audio = capture.NewPortAudio(log.With("component", "portaudio"))
 	}

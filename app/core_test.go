@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -84,6 +85,18 @@ func (p *profile) open(t *testing.T, embedded string) *app.Core {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// serve runs c's outbox until the test ends (stopped before c closes).
+func serve(t *testing.T, c *app.Core) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }
 
 func startSandbox(t *testing.T) (*sandbox.Server, string) {

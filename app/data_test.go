@@ -16,6 +16,7 @@ func TestPatientsSearchAndCreate(t *testing.T) {
 	p := newProfile(t)
 	c := p.open(t, "")
 	signIn(t, c, url)
+	serve(t, c)
 	ctx := t.Context()
 
 	first, err := c.Patients(ctx, "", 1, 5)
@@ -56,12 +57,16 @@ func TestPatientsSearchAndCreate(t *testing.T) {
 		}
 	}
 
-	created, err := c.CreatePatient(ctx, app.NewPatient{
+	added, err := c.CreatePatient(ctx, app.NewPatient{
 		FirstName: " Robin ", MiddleName: "Q", LastName: "Testpatient", Gender: "female", DateOfBirth: "1990-04-01",
 	})
 	if err != nil {
 		t.Fatalf("create: %v (%s)", err, app.Explain(err))
 	}
+	if added.Pending {
+		t.Fatalf("created while the server is up, but still pending: %s", added.Reason)
+	}
+	created := added.Patient
 	if created.Id == 0 || created.FirstName != "Robin" || app.PatientName(created) != "Robin Q Testpatient" {
 		t.Errorf("created %+v", created)
 	}
@@ -112,6 +117,7 @@ func TestCreatePatientValidationError(t *testing.T) {
 	_, url := startSandbox(t)
 	c := newProfile(t).open(t, "")
 	signIn(t, c, url)
+	serve(t, c)
 	_, err := c.CreatePatient(t.Context(), app.NewPatient{
 		FirstName: strings.Repeat("x", 300), LastName: "Long", DateOfBirth: "1850-01-01",
 	})

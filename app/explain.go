@@ -90,8 +90,8 @@ func explain(err error) string {
 	case errors.As(err, &ve):
 		return explainValidation(ve)
 	case errors.As(err, &rl):
-		if rl.RetryAfter > 0 {
-			return fmt.Sprintf("%s is limiting requests — try again in %s.", host, rl.RetryAfter.Round(time.Second))
+		if rl.Wait > 0 {
+			return fmt.Sprintf("%s is limiting requests — try again in %s.", host, rl.Wait.Round(time.Second))
 		}
 		return fmt.Sprintf("%s is limiting requests — wait a minute and try again.", host)
 	case errors.Is(err, api.ErrRateLimited):

@@ -23,7 +23,7 @@ func TestExplainKinds(t *testing.T) {
 		{"session ended", fmt.Errorf("x: %w", api.ErrUnauthorized), "Your session has ended — sign in again."},
 		{"signed out", app.ErrSignedOut, "You are not signed in — sign in first."},
 		{"unreachable, no host", api.ErrUnreachable, "Cannot reach the server — check your internet connection or the server address."},
-		{"rate limited with wait", &api.RateLimitError{RetryAfter: 30 * time.Second}, "The server is limiting requests — try again in 30s."},
+		{"rate limited with wait", &api.RateLimitError{Wait: 30 * time.Second}, "The server is limiting requests — try again in 30s."},
 		{"rate limited", fmt.Errorf("x: %w", api.ErrRateLimited), "The server is limiting requests — wait a minute and try again."},
 		{"bad response", fmt.Errorf("x: %w", api.ErrBadResponse), "The server sent a response Scribe cannot read — try again later; if it persists, contact support."},
 		{"not found", fmt.Errorf("x: %w", api.ErrNotFound), "It is not on the server (it may have been deleted) — refresh the list."},

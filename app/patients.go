@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/nextvisit/scribe/sync/api"
+	"github.com/nextvisit/scribe/sync/outbox"
 	"github.com/nextvisit/scribe/sync/store"
 )
 
@@ -47,7 +50,34 @@ func (c *Core) Patients(ctx context.Context, search string, page, perPage int) (
 	}
 	c.cache(ctx, s, pg.Items)
 	c.log.Debug("listed patients", "page", page, "count", len(pg.Items))
+	if page == 1 {
+		// Patients added here and not yet on the server lead the first
+		// page, so a visit can start with them at once.
+		pg.Items = append(c.localPatients(ctx, s, search), pg.Items...)
+	}
 	return pg, nil
+}
+
+// localPatients lists the patients added on this computer and not yet on
+// the server whose names match every word of search.
+func (c *Core) localPatients(ctx context.Context, s *session, search string) []api.Patient {
+	rows, err := c.db.LocalPatients(ctx, s.scope())
+	if err != nil {
+		c.log.Warn("cannot list the patients added on this computer", "error", err)
+		return nil
+	}
+	var out []api.Patient
+	for _, r := range rows {
+		name := strings.ToLower(r.FirstName + " " + r.MiddleName + " " + r.LastName)
+		match := true
+		for _, w := range strings.Fields(strings.ToLower(search)) {
+			match = match && strings.Contains(name, w)
+		}
+		if match {
+			out = append(out, fromCache(r))
+		}
+	}
+	return out
 }
 
 // cachedPatients answers a roster search from the local cache, returning
@@ -136,27 +166,157 @@ type NewPatient struct {
 	Notes                           string
 }
 
-// CreatePatient adds a patient to the roster. The details are checked
-// before anything is sent; the server's own objections come back as an
-// *api.ValidationError.
-func (c *Core) CreatePatient(ctx context.Context, np NewPatient) (api.Patient, error) {
+// AddedPatient is the outcome of CreatePatient.
+type AddedPatient struct {
+	// Patient is the patient as the server made it, or, while Pending, as
+	// kept on this computer with a negative local id.
+	Patient api.Patient
+	// Pending says the server has not taken the patient yet: the job waits
+	// in the outbox and is sent when the server can be reached.
+	Pending bool
+	// Job is the outbox job that sends the patient.
+	Job JobID
+	// Reason is why a pending patient is not on the server yet (the last
+	// attempt's error), or "" when it was not tried yet.
+	Reason string
+}
+
+// IsLocal reports whether p was added on this computer and is not yet on
+// the server (its id is a negative local one).
+func IsLocal(p api.Patient) bool { return p.Id < 0 }
+
+// patientWait bounds how long CreatePatient waits for the server before it
+// reports the patient as kept on this computer.
+const patientWait = 10 * time.Second
+
+// createPatientPayload is a create-patient job's payload.
+type createPatientPayload struct {
+	V       int              `json:"v"`
+	Scope   string           `json:"scope"` // the account the patient belongs to
+	Patient api.PatientInput `json:"patient"`
+}
+
+// CreatePatient adds a patient to the roster, offline first: the patient
+// is kept on this computer at once (with a negative local id, usable for
+// a visit) and a create-patient job in the same transaction sends it to
+// the server. CreatePatient waits for the job's first attempt (at most a
+// few seconds): a patient the server refused comes back as its
+// *api.ValidationError, with the local copy and job removed so the form
+// can be corrected; one that could not be sent comes back Pending. Without
+// Serve running it waits the few seconds out and reports Pending.
+//
+// The details are checked before anything is kept.
+func (c *Core) CreatePatient(ctx context.Context, np NewPatient) (AddedPatient, error) {
 	in, err := np.input()
 	if err != nil {
-		return api.Patient{}, err
+		return AddedPatient{}, err
 	}
 	s, err := c.current()
 	if err != nil {
-		return api.Patient{}, err
+		return AddedPatient{}, err
 	}
-	// A fresh key per call: the client may resend the request after a
-	// network failure without creating the patient twice.
-	p, err := s.client.CreatePatient(ctx, in, uuid.NewString())
+	payload, err := json.Marshal(createPatientPayload{V: 1, Scope: s.scope(), Patient: in})
 	if err != nil {
-		return api.Patient{}, c.failed(ctx, s, "add patient", err)
+		return AddedPatient{}, fmt.Errorf("add patient: %w", err)
 	}
-	c.cache(ctx, s, []api.Patient{p})
-	c.log.Info("added a patient", "patient_id", p.Id)
-	return p, nil
+	key := uuid.NewString()
+	tx, err := c.db.BeginTx(ctx)
+	if err != nil {
+		return AddedPatient{}, fmt.Errorf("add patient: %w", err)
+	}
+	defer tx.Rollback()
+	id, err := c.queue.EnqueueTx(ctx, tx, outbox.NewJob{
+		Kind: kindCreatePatient, Group: "patient:" + key, IdempotencyKey: "create-patient:" + key, Payload: payload,
+	})
+	if err != nil {
+		return AddedPatient{}, fmt.Errorf("add patient: %w", err)
+	}
+	local := inputPatient(-int64(id), in)
+	if err := c.db.UpsertPatientsTx(ctx, tx, s.scope(), []store.Patient{toCache(local, time.Now())}); err != nil {
+		return AddedPatient{}, fmt.Errorf("add patient: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return AddedPatient{}, fmt.Errorf("add patient: %w", err)
+	}
+	c.queue.Committed()
+	c.log.Info("patient kept on this computer; sending it", "job", id)
+	added := AddedPatient{Patient: local, Pending: true, Job: id}
+	wctx, cancel := context.WithTimeout(ctx, patientWait)
+	defer cancel()
+	j, err := c.WaitJob(wctx, id)
+	if err != nil && wctx.Err() == nil {
+		return added, fmt.Errorf("add patient: %w", err)
+	}
+	added.Reason = j.LastError
+	switch j.State {
+	case outbox.Done:
+		sid, err := c.db.ServerPatientID(ctx, s.scope(), -int64(id))
+		if err != nil {
+			return added, fmt.Errorf("add patient: %w", err)
+		}
+		p := local
+		p.Id = sid
+		return AddedPatient{Patient: p, Job: id}, nil
+	case outbox.NeedsAttention:
+		if cause, ok := c.jobCause(id); ok {
+			// Refused for its content: nothing is kept, so correcting the
+			// form and adding again leaves one patient, not two.
+			if err := c.queue.Cancel(ctx, id); err == nil {
+				c.forgetLocalPatient(ctx, j)
+			}
+			return AddedPatient{}, cause
+		}
+	}
+	return added, nil
+}
+
+// createPatientJob sends a patient added on this computer to the server
+// and replaces the local copy with the server's.
+func (c *Core) createPatientJob(ctx context.Context, j outbox.Job) error {
+	var p createPatientPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Scope == "" {
+		return outbox.Permanent(fmt.Errorf("the job's details are unreadable: %v", err), "Cancel this job and add the patient again")
+	}
+	s, err := c.jobSession(p.Scope)
+	if err != nil {
+		return err
+	}
+	client, err := c.jobClient(s)
+	if err != nil {
+		return outbox.Permanent(err, "sign in again")
+	}
+	created, err := client.CreatePatient(ctx, p.Patient, j.IdempotencyKey)
+	if err != nil {
+		c.noteCause(j.ID, err)
+		return c.jobError(ctx, s, "add patient", err,
+			"the server refused the patient's details: Cancel this job and add the patient again with them corrected")
+	}
+	if err := c.db.ResolvePatient(ctx, p.Scope, -int64(j.ID), toCache(created, time.Now())); err != nil {
+		// The patient exists on the server; a retry replays the same
+		// answer (same idempotency key), so trying the write again is safe.
+		return outbox.Transient(fmt.Errorf("keep the added patient on this computer: %w", err))
+	}
+	c.log.Info("added a patient", "job", j.ID, "patient_id", created.Id)
+	return nil
+}
+
+// forgetLocalPatient removes the local copy of a cancelled create-patient
+// job's patient. A failure only leaves a stale roster entry, so it is
+// logged.
+func (c *Core) forgetLocalPatient(ctx context.Context, j outbox.Job) {
+	var p createPatientPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Scope == "" {
+		return
+	}
+	if err := c.db.DeletePatient(ctx, p.Scope, -int64(j.ID)); err != nil {
+		c.log.Warn("cannot remove a cancelled patient from this computer", "job", j.ID, "error", err)
+	}
+}
+
+// inputPatient is the patient in as it will look once created, under id.
+func inputPatient(id int64, in api.PatientInput) api.Patient {
+	return api.Patient{Id: id, FirstName: in.FirstName, LastName: in.LastName, MiddleName: in.MiddleName,
+		Gender: in.Gender, DateOfBirth: in.DateOfBirth, Notes: in.Notes}
 }
 
 func (np NewPatient) input() (api.PatientInput, error) {

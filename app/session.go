@@ -88,6 +88,10 @@ func (c *Core) SignIn(ctx context.Context, serverURL, email, password string) (a
 	c.server, c.email, c.sess = server, email, s
 	c.mu.Unlock()
 	c.log.Info("signed in", "server", hostOf(server), "user_id", user.Id)
+	// Jobs that waited for a sign-in go now.
+	if _, err := c.queue.RetryNow(ctx); err != nil {
+		c.log.Warn("cannot wake the jobs waiting for sign-in", "error", err)
+	}
 	return user, nil
 }
 

@@ -130,7 +130,8 @@ func (f *patientForm) onSave() {
 	ctx := f.req.start(f.p.m.ctx)
 	core := f.p.m.shell.core
 	run(f.p.m.shell.b, ctx, func(ctx context.Context) (api.Patient, error) {
-		return core.CreatePatient(ctx, np)
+		added, err := core.CreatePatient(ctx, np)
+		return added.Patient, err
 	}, f.onCreated)
 }
 

@@ -90,15 +90,18 @@ func (e *StatusError) Error() string {
 
 // RateLimitError is the 429 that outlasted the retries. It matches ErrRateLimited.
 type RateLimitError struct {
-	// RetryAfter is the wait the server asked for (0 when it did not say).
-	RetryAfter time.Duration
-	Message    string
+	// Wait is the wait the server asked for (0 when it did not say).
+	Wait    time.Duration
+	Message string
 }
+
+// RetryAfter is the wait the server asked for; a job queue honours it (sync/outbox).
+func (e *RateLimitError) RetryAfter() time.Duration { return e.Wait }
 
 func (e *RateLimitError) Error() string {
 	s := ErrRateLimited.Error()
-	if e.RetryAfter > 0 {
-		s += fmt.Sprintf("; try again in %s", e.RetryAfter.Round(time.Second))
+	if e.Wait > 0 {
+		s += fmt.Sprintf("; try again in %s", e.Wait.Round(time.Second))
 	}
 	if e.Message != "" {
 		s += " (" + e.Message + ")"
@@ -181,7 +184,7 @@ func statusError(status int, header http.Header, body []byte, truncated bool, re
 		}
 		return ve
 	case http.StatusTooManyRequests:
-		return &RateLimitError{RetryAfter: retryAfter, Message: msg}
+		return &RateLimitError{Wait: retryAfter, Message: msg}
 	default:
 		return &StatusError{StatusCode: status, Message: msg}
 	}

@@ -175,7 +175,7 @@ func TestRateLimitedAfterRetries(t *testing.T) {
 		t.Fatalf("err = %v, want ErrRateLimited", err)
 	}
 	var rl *RateLimitError
-	if !errors.As(err, &rl) || rl.RetryAfter != 5*time.Second {
+	if !errors.As(err, &rl) || rl.Wait != 5*time.Second {
 		t.Fatalf("err = %#v, want *RateLimitError with RetryAfter 5s", err)
 	}
 	if !strings.Contains(err.Error(), "5s") {
@@ -194,7 +194,7 @@ func TestRetryAfterBeyondCapFailsAtOnce(t *testing.T) {
 	c, w := newTestClient(t, s.base(), Options{})
 	_, err := c.User(t.Context())
 	var rl *RateLimitError
-	if !errors.As(err, &rl) || rl.RetryAfter != time.Hour {
+	if !errors.As(err, &rl) || rl.Wait != time.Hour {
 		t.Fatalf("err = %v, want *RateLimitError with RetryAfter 1h", err)
 	}
 	if got := s.hits.Load(); got != 1 {

@@ -18,6 +18,13 @@ func (e *transientError) Error() string             { return e.err.Error() }
 func (e *transientError) Unwrap() error             { return e.err }
 func (e *transientError) RetryAfter() time.Duration { return e.retryAfter }
 
+// offlineError marks a failure to reach the far end at all: the job is
+// handed back unchanged and the queue goes offline until a probe succeeds.
+type offlineError struct{ err error }
+
+func (e *offlineError) Error() string   { return e.err.Error() }
+func (e *offlineError) Unwrap() []error { return []error{ErrOffline, e.err} }
+
 // permanentError marks a failure that retrying cannot fix; a person must act.
 type permanentError struct {
 	err      error
@@ -42,6 +49,18 @@ func TransientAfter(err error, d time.Duration) error {
 		return nil
 	}
 	return &transientError{err: err, retryAfter: d}
+}
+
+// Offline marks err as "the network or server is not reachable": the job
+// goes back to the queue without backing off, and every worker waits until
+// the queue's Probe succeeds or SetOnline(true), so it runs within a second
+// of the connection returning. Attempts still count and the maximum age
+// still applies.
+func Offline(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &offlineError{err: err}
 }
 
 // Permanent marks err as one retrying cannot fix: the job goes to

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/store"
 )
 
 // State is where a job stands.
@@ -39,6 +41,8 @@ var (
 	ErrNotFound  = errors.New("no such job")
 	ErrDuplicate = errors.New("a job with this idempotency key is already enqueued")
 	ErrState     = errors.New("the job is not in a state that allows this")
+	// ErrOffline matches errors marked with Offline.
+	ErrOffline = errors.New("offline")
 )
 
 // ID identifies a job.
@@ -92,6 +96,12 @@ type Options struct {
 	Now       func() time.Time // the clock; default time.Now
 	// Jitter returns a uniformly random duration in [0, d]; default math/rand/v2.
 	Jitter func(d time.Duration) time.Duration
+	// Probe checks whether the far end is reachable again; while the queue
+	// is offline Serve calls it every ProbeEvery and goes online when it
+	// returns nil. Without a Probe only SetOnline(true) (or a handler's
+	// success) brings the queue back.
+	Probe      func(ctx context.Context) error
+	ProbeEvery time.Duration // default 1 s
 
 	// idle, when set (tests), is called each time a worker starts waiting.
 	idle func()
@@ -108,6 +118,7 @@ type Queue struct {
 	mu       sync.Mutex
 	handlers map[string]Handler
 	kick     chan struct{} // closed and replaced by Kick: wakes every waiting worker
+	changed  chan struct{} // closed and replaced whenever a job or the online state changes
 }
 
 // New returns a queue over db, which must hold the jobs table (open it with
@@ -137,10 +148,14 @@ func New(db *sql.DB, opt Options) *Queue {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.ProbeEvery <= 0 {
+		opt.ProbeEvery = time.Second
+	}
 	if opt.Jitter == nil {
 		opt.Jitter = func(d time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(d) + 1)) }
 	}
-	q := &Queue{db: db, opt: opt, log: opt.Logger, handlers: map[string]Handler{}, kick: make(chan struct{})}
+	q := &Queue{db: db, opt: opt, log: opt.Logger, handlers: map[string]Handler{},
+		kick: make(chan struct{}), changed: make(chan struct{})}
 	q.live.Store(true)
 	return q
 }
@@ -173,16 +188,37 @@ func (q *Queue) kicked() <-chan struct{} {
 	return q.kick
 }
 
+// Changed returns a channel that is closed at the next change to any job
+// or to the online state; a screen showing the queue waits on it, then
+// reads again and calls Changed again.
+func (q *Queue) Changed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.changed
+}
+
+func (q *Queue) notify() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
 // SetOnline tells the queue whether the servers are reachable. Workers claim
 // nothing while offline; going online wakes them.
 func (q *Queue) SetOnline(online bool) {
 	if was := q.live.Swap(online); online && !was {
 		q.log.Info("outbox online")
 		q.Kick()
+		q.notify()
 	} else if !online && was {
 		q.log.Info("outbox offline; jobs wait")
+		q.notify()
 	}
 }
+
+// Online reports whether the queue believes the far end is reachable.
+func (q *Queue) Online() bool { return q.live.Load() }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -213,7 +249,7 @@ func payloadVersion(p json.RawMessage) (int, error) {
 // EnqueueTx adds job inside tx, so the state change that implies the job
 // and the job itself commit (or roll back) together. A job whose
 // idempotency key is taken is not added: its ID comes back with an error
-// wrapping ErrDuplicate. Call Kick after committing.
+// wrapping ErrDuplicate. Call Committed after committing.
 func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, job NewJob) (ID, error) {
 	var bad []string
 	if job.Kind == "" {
@@ -243,12 +279,12 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, job NewJob) (ID, erro
 		job.Kind, job.Group, string(job.Payload), v, job.IdempotencyKey, now, now, now, now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := tx.QueryRowContext(ctx, "SELECT id FROM jobs WHERE idempotency_key = ?", job.IdempotencyKey).Scan(&id); err != nil {
-			return 0, fmt.Errorf("enqueue %s job: find duplicate: %w", job.Kind, err)
+			return 0, fmt.Errorf("enqueue %s job: find duplicate: %w", job.Kind, store.DiskError(err))
 		}
 		return id, fmt.Errorf("enqueue %s job: %w (job %d)", job.Kind, ErrDuplicate, id)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("enqueue %s job: %w", job.Kind, err)
+		return 0, fmt.Errorf("enqueue %s job: %w", job.Kind, store.DiskError(err))
 	}
 	return id, nil
 }
@@ -257,7 +293,7 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, job NewJob) (ID, erro
 func (q *Queue) Enqueue(ctx context.Context, job NewJob) (ID, error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("enqueue %s job: %w", job.Kind, err)
+		return 0, fmt.Errorf("enqueue %s job: %w", job.Kind, store.DiskError(err))
 	}
 	defer tx.Rollback()
 	id, err := q.EnqueueTx(ctx, tx, job)
@@ -265,9 +301,16 @@ func (q *Queue) Enqueue(ctx context.Context, job NewJob) (ID, error) {
 		return id, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("enqueue %s job: %w", job.Kind, err)
+		return 0, fmt.Errorf("enqueue %s job: %w", job.Kind, store.DiskError(err))
 	}
 	q.log.Debug("job enqueued", "kind", job.Kind, "job", id)
-	q.Kick()
+	q.Committed()
 	return id, nil
+}
+
+// Committed wakes the workers and anyone watching Changed after a
+// transaction holding EnqueueTx jobs has committed.
+func (q *Queue) Committed() {
+	q.Kick()
+	q.notify()
 }

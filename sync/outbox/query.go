@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/nextvisit/scribe/sync/store"
 )
 
 // Get returns one job, or an error wrapping ErrNotFound.
@@ -121,12 +123,13 @@ func (q *Queue) Cancel(ctx context.Context, id ID) error {
 func (q *Queue) transition(ctx context.Context, id ID, verb, query string, args ...any) error {
 	res, err := q.db.ExecContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("%s job %d: %w", verb, id, err)
+		return fmt.Errorf("%s job %d: %w", verb, id, store.DiskError(err))
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("%s job %d: %w", verb, id, err)
 	} else if n == 1 {
 		q.log.Info("job "+verb, "job", id)
+		q.notify()
 		return nil
 	}
 	j, err := q.Get(ctx, id)
@@ -134,4 +137,21 @@ func (q *Queue) transition(ctx context.Context, id ID, verb, query string, args 
 		return fmt.Errorf("%s job: %w", verb, err)
 	}
 	return fmt.Errorf("%s job %d: it is %s: %w", verb, id, j.State, ErrState)
+}
+
+// RetryNow makes every queued job due at once, cutting short any backoff
+// (a person pressed Send now, or signed in again), and wakes the workers.
+// It returns how many jobs it moved.
+func (q *Queue) RetryNow(ctx context.Context) (int, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE jobs SET next_attempt_at = ?1, updated_at = ?1
+		WHERE state = 'queued' AND next_attempt_at > ?1`, ms(q.opt.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("retry queued jobs now: %w", store.DiskError(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("retry queued jobs now: %w", err)
+	}
+	q.Committed()
+	return int(n), nil
 }

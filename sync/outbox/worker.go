@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/store"
 )
 
 // Serve runs the workers until ctx is done. Each claims the oldest runnable
@@ -16,6 +18,9 @@ import (
 func (q *Queue) Serve(ctx context.Context) error {
 	q.log.Info("outbox serving", "workers", q.opt.Workers)
 	var wg sync.WaitGroup
+	if q.opt.Probe != nil {
+		wg.Go(func() { q.probe(ctx) })
+	}
 	for i := range q.opt.Workers {
 		owner := fmt.Sprintf("%s/%d", q.opt.Owner, i)
 		wg.Go(func() { q.work(ctx, owner) })
@@ -68,6 +73,39 @@ func (q *Queue) work(ctx context.Context, owner string) {
 	}
 }
 
+// probe checks reachability every ProbeEvery while the queue is offline,
+// and sleeps on Changed while it is online.
+func (q *Queue) probe(ctx context.Context) {
+	t := time.NewTicker(q.opt.ProbeEvery)
+	defer t.Stop()
+	for {
+		changed := q.Changed()
+		if q.live.Load() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			continue
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, q.opt.ProbeEvery)
+		err := q.opt.Probe(pctx)
+		cancel()
+		if err == nil {
+			q.SetOnline(true)
+		} else if ctx.Err() == nil {
+			q.log.Debug("outbox still offline", "err", err)
+		}
+	}
+}
+
 const jobColumns = `id, kind, group_key, payload, payload_version, idempotency_key, state, attempts,
 	next_attempt_at, lease_until, lease_owner, last_error, what_to_do, created_at, updated_at`
 
@@ -93,7 +131,7 @@ func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 func (q *Queue) claim(ctx context.Context, owner string) (Job, bool, error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Job{}, false, fmt.Errorf("claim job: %w", err)
+		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
 	}
 	defer tx.Rollback()
 	now := q.opt.Now()
@@ -116,11 +154,12 @@ func (q *Queue) claim(ctx context.Context, owner string) (Job, bool, error) {
 		return Job{}, false, nil
 	}
 	if err != nil {
-		return Job{}, false, fmt.Errorf("claim job: %w", err)
+		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return Job{}, false, fmt.Errorf("claim job: %w", err)
+		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
 	}
+	q.notify()
 	return j, true, nil
 }
 
@@ -187,6 +226,14 @@ func (q *Queue) run(ctx context.Context, j Job) error {
 		log.Error("job handler panicked", "stack", pe.stack)
 		return q.settle(ctx, j, NeedsAttention, 0, err.Error(), "report this to Scribe's developers; then Retry or Cancel the job")
 	}
+	if errors.Is(err, ErrOffline) {
+		log.Info("far end unreachable; jobs wait until it is back")
+		q.SetOnline(false)
+		if err := q.giveUpIfOld(ctx, j, err); !errors.Is(err, errYoung) {
+			return err
+		}
+		return q.settle(ctx, j, Queued, 0, err.Error(), "")
+	}
 	transient, retryAfter, whatToDo := classify(err)
 	now := q.opt.Now()
 	if !transient {
@@ -195,19 +242,32 @@ func (q *Queue) run(ctx context.Context, j Job) error {
 		log.Warn("job failed permanently")
 		return q.settle(ctx, j, NeedsAttention, 0, err.Error(), whatToDo)
 	}
-	var ageFrom int64
-	if err := q.db.QueryRowContext(ctx, "SELECT age_from FROM jobs WHERE id = ?", j.ID).Scan(&ageFrom); err != nil {
-		return fmt.Errorf("job %d: read age: %w", j.ID, err)
-	}
-	if age := now.Sub(fromMS(ageFrom)); age >= q.opt.MaxAge {
-		log.Warn("job gave up after its maximum age")
-		return q.settle(ctx, j, NeedsAttention, 0,
-			fmt.Sprintf("still failing after %d attempts over %s: %v", j.Attempts, age.Round(time.Minute), err),
-			"check the connection to the server, then Retry the job")
+	if err := q.giveUpIfOld(ctx, j, err); !errors.Is(err, errYoung) {
+		return err
 	}
 	delay := q.backoff(j.Attempts, retryAfter)
 	log.Info("job failed; will retry", "in", delay)
 	return q.settle(ctx, j, Queued, ms(now.Add(delay)), err.Error(), "")
+}
+
+// errYoung says a failing job is still within its maximum age.
+var errYoung = errors.New("job is within its maximum age")
+
+// giveUpIfOld moves a job that has been failing for longer than MaxAge to
+// needs-attention; for a younger job it changes nothing and returns errYoung.
+func (q *Queue) giveUpIfOld(ctx context.Context, j Job, cause error) error {
+	var ageFrom int64
+	if err := q.db.QueryRowContext(ctx, "SELECT age_from FROM jobs WHERE id = ?", j.ID).Scan(&ageFrom); err != nil {
+		return fmt.Errorf("job %d: read age: %w", j.ID, err)
+	}
+	age := q.opt.Now().Sub(fromMS(ageFrom))
+	if age < q.opt.MaxAge {
+		return errYoung
+	}
+	q.log.Warn("job gave up after its maximum age", "kind", j.Kind, "job", j.ID)
+	return q.settle(ctx, j, NeedsAttention, 0,
+		fmt.Sprintf("still failing after %d attempts over %s: %v", j.Attempts, age.Round(time.Minute), cause),
+		"check the connection to the server, then Retry the job")
 }
 
 // backoff is the wait before the next attempt after attempt n (1-based):
@@ -235,11 +295,12 @@ func (q *Queue) settle(ctx context.Context, j Job, to State, next int64, lastErr
 		WHERE id = ? AND state = 'running' AND lease_owner = ?`,
 		to, next, next, lastErr, whatToDo, now, j.ID, j.LeaseOwner)
 	if err != nil {
-		return fmt.Errorf("job %d: record %s: %w", j.ID, to, err)
+		return fmt.Errorf("job %d: record %s: %w", j.ID, to, store.DiskError(err))
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		q.log.Warn("job lease was lost before it finished; outcome not recorded", "kind", j.Kind, "job", j.ID)
 	}
+	q.notify()
 	return nil
 }
 

@@ -18,6 +18,7 @@ type Faults struct {
 	rng             *rand.Rand
 	latency         time.Duration
 	errorRate       float64
+	lostReplyRate   float64
 	burst           int
 	retryAfter      time.Duration
 	dropSocketAfter time.Duration
@@ -35,6 +36,7 @@ func (f *Faults) resetLocked() {
 	f.rng = rand.New(rand.NewPCG(f.seed, f.seed))
 	f.latency = 0
 	f.errorRate = 0
+	f.lostReplyRate = 0
 	f.burst = 0
 	f.retryAfter = 0
 	f.dropSocketAfter = 0
@@ -70,6 +72,18 @@ func (f *Faults) SetErrorRate(rate float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.errorRate = min(max(rate, 0), 1)
+}
+
+// SetLostReplyRate makes that fraction (0 to 1) of the requests that are handled lose their reply: the
+// request takes full effect (an Idempotency-Key is recorded with its answer) but the connection is
+// aborted instead of answering, as when the network drops between server and client after the server
+// committed. The client sees a network error and cannot tell whether its request took effect; only
+// retrying with the same Idempotency-Key is safe. It draws from the same seeded sequence as
+// SetErrorRate, after the 429/503 decision. WebSocket upgrades are exempt (see SetDropSocketAfter).
+func (f *Faults) SetLostReplyRate(rate float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lostReplyRate = min(max(rate, 0), 1)
 }
 
 // Burst429 makes the next n requests fail with 429 Too Many Requests and Retry-After (whole seconds,
@@ -136,9 +150,12 @@ type verdict struct {
 	latency    time.Duration
 	status     int // 0: handle normally; 429 or 503
 	retryAfter time.Duration
+	loseReply  bool // handle normally, then abort the connection instead of answering
 }
 
-func (f *Faults) decide() verdict {
+// decide draws the faults for one request; upgrade says it asks for a WebSocket, whose reply is never
+// lost (there is no buffered answer to drop once the connection is hijacked).
+func (f *Faults) decide(upgrade bool) verdict {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v := verdict{latency: f.latency}
@@ -148,6 +165,10 @@ func (f *Faults) decide() verdict {
 		v.status, v.retryAfter = 429, f.retryAfter
 	case f.errorRate > 0 && f.rng.Float64() < f.errorRate:
 		v.status = 503
+	}
+	// Drawn only when the rate is on, so a seed gives the same 503s as before this fault existed.
+	if v.status == 0 && !upgrade && f.lostReplyRate > 0 {
+		v.loseReply = f.rng.Float64() < f.lostReplyRate
 	}
 	return v
 }

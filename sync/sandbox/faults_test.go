@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -166,4 +168,67 @@ func TestStreamingTokens(t *testing.T) {
 	if wins.Load() != 1 || used.Load() != 15 {
 		t.Errorf("%d wins and %d refusals, want 1 and 15", wins.Load(), used.Load())
 	}
+}
+
+func TestFaultLostReply(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	f := e.srv.Faults()
+	const key = "lost-reply-1"
+	body := []byte(`{"first_name":"Lost","last_name":"Reply"}`)
+	post := func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(t.Context(), "POST", e.base+"/v1/patients", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		// A client of its own: no pooled connection from other tests, and none kept afterwards.
+		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		return hc.Do(req)
+	}
+
+	f.SetLostReplyRate(1)
+	res, err := post()
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("lost reply: got an answer %d, want a network error", res.StatusCode)
+	}
+	if n := e.srv.EffectCount(key); n != 1 {
+		t.Fatalf("EffectCount after a lost reply = %d, want 1 (the request took effect)", n)
+	}
+	// Only handled requests lose replies: a 503 from the error rate still arrives.
+	f.SetErrorRate(1)
+	e.must("GET", "/v1/templates", nil, http.StatusServiceUnavailable, nil)
+	f.SetErrorRate(0)
+
+	f.SetLostReplyRate(0)
+	var page apiPage[apiPatient]
+	e.must("GET", "/v1/patients?search=lost+reply", nil, http.StatusOK, &page)
+	if page.Meta.Total != 1 || len(page.Data) != 1 {
+		t.Fatalf("%d patients named Lost Reply after the lost reply, want 1", page.Meta.Total)
+	}
+	res, err = post()
+	if err != nil {
+		t.Fatalf("retry with rate 0: %v", err)
+	}
+	defer res.Body.Close()
+	var p apiPatient
+	if err := json.NewDecoder(res.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "true" || p.ID != page.Data[0].ID {
+		t.Errorf("retry: %d replayed=%q patient %d, want 201 replaying patient %d",
+			res.StatusCode, res.Header.Get("Idempotent-Replayed"), p.ID, page.Data[0].ID)
+	}
+	if n := e.srv.EffectCount(key); n != 1 {
+		t.Errorf("EffectCount after the retry = %d, want 1", n)
+	}
+
+	// Reset turns the fault off.
+	f.SetLostReplyRate(1)
+	f.Reset()
+	e.must("GET", "/v1/templates", nil, http.StatusOK, nil)
 }

@@ -372,6 +372,11 @@ func (s *Server) serve(mux *http.ServeMux) http.Handler {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
+					// A lost reply (or a handler giving up on its connection): net/http closes it
+					// without a stack trace.
+					s.log.LogAttrs(r.Context(), slog.LevelInfo, "request aborted",
+						slog.String("method", r.Method), slog.String("route", pattern),
+						slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 					panic(v)
 				}
 				// The stack, not the value: a value could carry request data.
@@ -389,28 +394,61 @@ func (s *Server) serve(mux *http.ServeMux) http.Handler {
 				slog.String("method", r.Method), slog.String("route", route),
 				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 		}()
-		if !s.applyFaults(sw, r) {
+		v, ok := s.applyFaults(sw, r)
+		if !ok {
 			return
+		}
+		var out http.ResponseWriter = sw
+		if v.loseReply {
+			// The handler runs in full against a writer that keeps nothing; then the connection is
+			// cut, so the effect happens and the answer never arrives.
+			out = &lostReply{header: http.Header{}}
 		}
 		if pattern == "" {
-			mux.ServeHTTP(&muxErrorWriter{ResponseWriter: sw, r: r}, r)
-			return
+			mux.ServeHTTP(&muxErrorWriter{ResponseWriter: out, r: r}, r)
+		} else {
+			mux.ServeHTTP(out, r)
 		}
-		mux.ServeHTTP(sw, r)
+		if v.loseReply {
+			sw.status = out.(*lostReply).status
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
 
-// applyFaults adds the configured latency and answers 429 or 503 when the faults say so; it reports
-// whether the request should go on.
-func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) bool {
-	v := s.faults.decide()
+// lostReply is the ResponseWriter of a request whose reply the faults drop: it records the status
+// for the access log and discards everything else.
+type lostReply struct {
+	header http.Header
+	status int
+}
+
+func (w *lostReply) Header() http.Header { return w.header }
+
+func (w *lostReply) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *lostReply) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// applyFaults adds the configured latency and answers 429 or 503 when the faults say so; it returns
+// the verdict and whether the request should go on.
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) (verdict, bool) {
+	v := s.faults.decide(r.Header.Get("Upgrade") != "")
 	if v.latency > 0 {
 		t := time.NewTimer(v.latency)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return false
+			return v, false
 		}
 	}
 	switch v.status {
@@ -418,10 +456,10 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) bool {
 		secs := int(math.Ceil(v.retryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeMessage(w, http.StatusTooManyRequests, fmt.Sprintf("Too Many Attempts. Retry after %d seconds.", secs))
-		return false
+		return v, false
 	case http.StatusServiceUnavailable:
 		writeMessage(w, http.StatusServiceUnavailable, "Service temporarily unavailable (sandbox fault injection). Retry later.")
-		return false
+		return v, false
 	}
-	return true
+	return v, true
 }

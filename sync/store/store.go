@@ -43,6 +43,23 @@ type Store interface {
 	// UpsertPatients writes patients fetched from the account named by
 	// scope into the roster cache, in one transaction.
 	UpsertPatients(ctx context.Context, scope string, patients []Patient) error
+	// BeginTx starts a write transaction, for the *Tx methods and a job
+	// enqueued with them (sync/outbox EnqueueTx).
+	BeginTx(ctx context.Context) (*sql.Tx, error)
+	// UpsertPatientsTx is UpsertPatients inside tx.
+	UpsertPatientsTx(ctx context.Context, tx *sql.Tx, scope string, patients []Patient) error
+	// ResolvePatient replaces the local patient localID (negative: added on
+	// this computer, not yet on the server) with p as the server made it,
+	// and points the encounters of localID at p.ID, in one transaction.
+	ResolvePatient(ctx context.Context, scope string, localID int64, p Patient) error
+	// DeletePatient removes one patient from the cache.
+	DeletePatient(ctx context.Context, scope string, id int64) error
+	// ServerPatientID is the server id a local patient was given, or an
+	// error wrapping ErrNotFound while it has none yet.
+	ServerPatientID(ctx context.Context, scope string, localID int64) (int64, error)
+	// LocalPatients lists the patients added on this computer and not yet
+	// on the server (negative ids), newest first.
+	LocalPatients(ctx context.Context, scope string) ([]Patient, error)
 	// SearchPatients answers a roster search from the cache of scope: every
 	// word of q must appear in the first, middle or last name
 	// (case-insensitive); an empty q lists everyone. At most limit
@@ -67,7 +84,7 @@ type Store interface {
 // Patient is a roster entry as cached locally. It is the store's own type,
 // independent of the API's, because the cache outlives any one API shape.
 type Patient struct {
-	ID          int64
+	ID          int64 // the server's id; negative for a patient added offline and not yet sent
 	FirstName   string
 	MiddleName  string
 	LastName    string
@@ -264,9 +281,6 @@ func (s *DB) SetSetting(ctx context.Context, key, value string) error {
 
 // UpsertPatients implements Store.
 func (s *DB) UpsertPatients(ctx context.Context, scope string, patients []Patient) error {
-	if scope == "" {
-		return errors.New("cache patients: empty scope")
-	}
 	if len(patients) == 0 {
 		return nil
 	}
@@ -275,6 +289,29 @@ func (s *DB) UpsertPatients(ctx context.Context, scope string, patients []Patien
 		return fmt.Errorf("cache patients: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.UpsertPatientsTx(ctx, tx, scope, patients); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("cache patients: %w", err)
+	}
+	return nil
+}
+
+// BeginTx implements Store.
+func (s *DB) BeginTx(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin transaction: %w", err)
+	}
+	return tx, nil
+}
+
+// UpsertPatientsTx implements Store.
+func (s *DB) UpsertPatientsTx(ctx context.Context, tx *sql.Tx, scope string, patients []Patient) error {
+	if scope == "" {
+		return errors.New("cache patients: empty scope")
+	}
 	stmt, err := tx.PrepareContext(ctx, `
 		INSERT INTO patients (scope, id, first_name, middle_name, last_name, date_of_birth, gender, updated_at, fetched_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -296,10 +333,66 @@ func (s *DB) UpsertPatients(ctx context.Context, scope string, patients []Patien
 			return fmt.Errorf("cache patient %d: %w", p.ID, err)
 		}
 	}
+	return nil
+}
+
+// ResolvePatient implements Store.
+func (s *DB) ResolvePatient(ctx context.Context, scope string, localID int64, p Patient) error {
+	if localID >= 0 {
+		return fmt.Errorf("resolve patient: %d is not a local id (local ids are negative)", localID)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("resolve patient: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM patients WHERE scope = ? AND id = ?", scope, localID); err != nil {
+		return fmt.Errorf("resolve patient: %w", err)
+	}
+	if err := s.UpsertPatientsTx(ctx, tx, scope, []Patient{p}); err != nil {
+		return fmt.Errorf("resolve patient: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO patient_ids (scope, local_id, server_id) VALUES (?, ?, ?)
+		ON CONFLICT (scope, local_id) DO UPDATE SET server_id = excluded.server_id`, scope, localID, p.ID); err != nil {
+		return fmt.Errorf("resolve patient: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE encounters SET patient_id = ? WHERE patient_id = ?", p.ID, localID); err != nil {
+		return fmt.Errorf("resolve patient: point encounters at the new id: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("cache patients: %w", err)
+		return fmt.Errorf("resolve patient: %w", err)
 	}
 	return nil
+}
+
+// DeletePatient implements Store.
+func (s *DB) DeletePatient(ctx context.Context, scope string, id int64) error {
+	if _, err := s.db.ExecContext(ctx, "DELETE FROM patients WHERE scope = ? AND id = ?", scope, id); err != nil {
+		return fmt.Errorf("forget patient: %w", err)
+	}
+	return nil
+}
+
+// LocalPatients implements Store.
+func (s *DB) LocalPatients(ctx context.Context, scope string) ([]Patient, error) {
+	ps, err := s.queryPatients(ctx, `SELECT `+patientColumns+` FROM patients WHERE scope = ? AND id < 0 ORDER BY id DESC`, scope)
+	if err != nil {
+		return nil, fmt.Errorf("list patients added offline: %w", err)
+	}
+	return ps, nil
+}
+
+// ServerPatientID implements Store.
+func (s *DB) ServerPatientID(ctx context.Context, scope string, localID int64) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, "SELECT server_id FROM patient_ids WHERE scope = ? AND local_id = ?", scope, localID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("server id of local patient %d: %w", localID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("server id of local patient %d: %w", localID, err)
+	}
+	return id, nil
 }
 
 // SearchPatients implements Store.
@@ -317,13 +410,22 @@ func (s *DB) SearchPatients(ctx context.Context, scope, q string, limit int) ([]
 		args = append(args, pat, pat, pat)
 	}
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT id, first_name, middle_name, last_name, date_of_birth, gender, updated_at, fetched_at
-		FROM patients WHERE `+strings.Join(where, " AND ")+`
+	out, err := s.queryPatients(ctx, `
+		SELECT `+patientColumns+` FROM patients WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, id
 		LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search cached patients: %w", err)
+	}
+	return out, nil
+}
+
+const patientColumns = "id, first_name, middle_name, last_name, date_of_birth, gender, updated_at, fetched_at"
+
+func (s *DB) queryPatients(ctx context.Context, query string, args ...any) ([]Patient, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Patient
@@ -331,7 +433,7 @@ func (s *DB) SearchPatients(ctx context.Context, scope, q string, limit int) ([]
 		var p Patient
 		var updated, fetched string
 		if err := rows.Scan(&p.ID, &p.FirstName, &p.MiddleName, &p.LastName, &p.DateOfBirth, &p.Gender, &updated, &fetched); err != nil {
-			return nil, fmt.Errorf("search cached patients: %w", err)
+			return nil, err
 		}
 		// A stamp that does not parse (edited by hand) reads as unknown
 		// rather than failing the whole search.
@@ -339,10 +441,7 @@ func (s *DB) SearchPatients(ctx context.Context, scope, q string, limit int) ([]
 		p.FetchedAt = parseTime(fetched)
 		out = append(out, p)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search cached patients: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

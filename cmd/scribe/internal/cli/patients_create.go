@@ -44,10 +44,11 @@ func runPatientsCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	pt, err := p.core.CreatePatient(ctx, np)
+	added, err := p.core.CreatePatient(ctx, np)
 	if err != nil {
 		return err
 	}
+	pt := added.Patient
 	if *asJSON {
 		return writeJSON(e.stdout, pt)
 	}
