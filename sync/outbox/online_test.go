@@ -106,6 +106,8 @@ func TestOfflineMarkRequeuesWithoutBackoff(t *testing.T) {
 func TestProbeBringsQueueOnline(t *testing.T) {
 	var reachable atomic.Bool
 	probes := make(chan struct{}, 100)
+	// Two workers: one that read the queue as online just before the other
+	// took it offline must still not claim the handed-back job.
 	q, _ := openQueue(t, Options{Workers: 2, ProbeEvery: 5 * time.Millisecond, Probe: func(context.Context) error {
 		defer signal(probes)
 		if reachable.Load() {

@@ -156,6 +156,12 @@ func (q *Queue) claim(ctx context.Context, owner string) (Job, bool, error) {
 	if err != nil {
 		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
 	}
+	if !q.live.Load() {
+		// Another worker took the queue offline after this one looked:
+		// SetOnline(false) always precedes the settle that made a job
+		// claimable again, so checking here, inside the claim, closes the gap.
+		return Job{}, false, nil
+	}
 	if err := tx.Commit(); err != nil {
 		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
 	}
