@@ -109,8 +109,8 @@ func (c *Core) JobsChanged() <-chan struct{} { return c.queue.Changed() }
 
 // WaitJob waits until job id has settled or been tried: it returns when
 // the job is done, needs attention or is cancelled, or is queued again
-// after at least one attempt (failed for now, to be retried), or when ctx
-// ends. The error is that of reading the job, or ctx's.
+// after at least one attempt (failed for now, to be retried), or is queued
+// while the server is out of reach, or when ctx ends. The error is that of reading the job, or ctx's.
 func (c *Core) WaitJob(ctx context.Context, id JobID) (Job, error) {
 	for {
 		changed := c.queue.Changed()
@@ -120,7 +120,7 @@ func (c *Core) WaitJob(ctx context.Context, id JobID) (Job, error) {
 		}
 		switch {
 		case j.State == outbox.Done, j.State == outbox.NeedsAttention, j.State == outbox.Cancelled,
-			j.State == outbox.Queued && j.Attempts > 0:
+			j.State == outbox.Queued && (j.Attempts > 0 || !c.queue.Online()):
 			return j, nil
 		}
 		select {

@@ -21,9 +21,10 @@ type Remote struct {
 // settingRemote + host keeps a Remote (JSON) across runs.
 const settingRemote = "remote:"
 
-// remoteSaveEvery bounds how often a host's times are written to the
-// profile: a busy drain must not turn every request into a database write.
-// The times shown during a run are exact; the next run may see them up to
+// remoteSaveEvery bounds how often a host's read time is written to the
+// profile: listing and searching must not turn every request into a
+// database write. Writes are saved every time (each is one already). The
+// times shown during a run are exact; the next run may see a read up to
 // this much older.
 const remoteSaveEvery = 2 * time.Second
 
@@ -71,7 +72,9 @@ func (r *remotes) stamp(ctx context.Context, host string, write bool) {
 	r.mu.Lock()
 	st := r.hosts[host]
 	if st == nil {
-		st = &remoteState{Remote: Remote{Host: host}}
+		// Start from what earlier runs saw, or saving a read would erase
+		// the last write.
+		st = &remoteState{Remote: r.stored(ctx, host)}
 		r.hosts[host] = st
 	}
 	if write {
@@ -79,7 +82,7 @@ func (r *remotes) stamp(ctx context.Context, host string, write bool) {
 	} else {
 		st.LastRead = now
 	}
-	save := now.Sub(st.saved) >= remoteSaveEvery
+	save := write || now.Sub(st.saved) >= remoteSaveEvery
 	if save {
 		st.saved = now
 	}
@@ -110,8 +113,13 @@ func (r *remotes) load(ctx context.Context, host string) Remote {
 		return st.Remote
 	}
 	r.mu.Unlock()
+	return r.stored(ctx, host)
+}
+
+// stored reads the times saved for host; missing or unreadable (edited by
+// hand) reads as never.
+func (r *remotes) stored(ctx context.Context, host string) Remote {
 	rm := Remote{Host: host}
-	// Missing or unreadable (edited by hand): shown as never.
 	if v, err := r.db.Setting(ctx, settingRemote+host); err == nil && json.Unmarshal([]byte(v), &rm) == nil {
 		rm.Host = host
 	}

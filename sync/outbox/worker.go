@@ -211,6 +211,11 @@ func (q *Queue) run(ctx context.Context, j Job) error {
 	hctx, cancel := context.WithTimeout(ctx, q.opt.Lease) // finish (or give up) before the lease runs out
 	err := safeCall(hctx, h, j)
 	cancel()
+	// The outcome is recorded even when Serve is stopping meanwhile: a
+	// done job left "running" would wait out its lease and run again.
+	shutdown := ctx
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err == nil {
 		log.Debug("job done")
 		if err := q.settle(ctx, j, Done, 0, "", ""); err != nil {
@@ -220,12 +225,9 @@ func (q *Queue) run(ctx context.Context, j Job) error {
 		q.Kick() // the group's next job may now run, on any worker
 		return nil
 	}
-	if ctx.Err() != nil {
-		// Shutting down, not a failure of the job: hand it back untouched
-		// (a fresh context, since ctx is gone, bounded by a short timeout).
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return q.settle(rctx, j, Queued, 0, j.LastError, "")
+	if shutdown.Err() != nil {
+		// Shutting down, not a failure of the job: hand it back untouched.
+		return q.settle(ctx, j, Queued, 0, j.LastError, "")
 	}
 	var pe *panicError
 	if errors.As(err, &pe) {

@@ -55,6 +55,9 @@ Usage:
   scribe import FILE [--patient ID]
   scribe export ENCOUNTER OUT.wav
   scribe encounters [--json]
+  scribe queue [--state S | --all] [--json]
+  scribe queue retry ID | scribe queue cancel ID
+  scribe sync [--wait D]
   scribe sandbox [--addr 127.0.0.1:PORT] [--dir DIR] [--processing-delay D] [--recognizer vad|openai] [--openai-url URL] [--openai-model NAME]
   scribe version
   scribe help [COMMAND]
@@ -93,6 +96,9 @@ var commands = map[string]command{
 	"import":     {importUsage, runImport},
 	"export":     {exportUsage, runExport},
 	"encounters": {encountersUsage, runEncounters},
+	// The outbox: changes kept on this computer until the server takes them.
+	"queue": {queueUsage, runQueue},
+	"sync":  {syncUsage, runSync},
 }
 
 // usageError is wrong use of the command line: exit code 2 and the usage.
@@ -105,6 +111,17 @@ func (e *usageError) Error() string { return e.msg }
 
 func usageErr(usage, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), usage: usage}
+}
+
+// messageError is a failure whose message is already written for the
+// person at the terminal (what is wrong, then what to do): exit code 1,
+// without the usage.
+type messageError struct{ msg string }
+
+func (e *messageError) Error() string { return e.msg }
+
+func messageErr(format string, args ...any) error {
+	return &messageError{msg: fmt.Sprintf(format, args...)}
 }
 
 // helpRequest is -h or --help: the usage on stdout, exit code 0.
@@ -120,6 +137,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var (
 		ue *usageError
 		hr *helpRequest
+		me *messageError
 	)
 	switch {
 	case err == nil:
@@ -130,6 +148,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "scribe: %s\n\n%s", ue.msg, ue.usage)
 		return exitUsage
+	case errors.As(err, &me):
+		fmt.Fprintf(stderr, "scribe: %s\n", me.msg)
+		return exitError
 	default:
 		fmt.Fprintf(stderr, "scribe: %s\n", app.Explain(err))
 		if errors.Is(err, app.ErrSignedOut) {
