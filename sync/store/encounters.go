@@ -23,7 +23,7 @@ const (
 // locally. Its audio lives in the journal folder Dir.
 type Encounter struct {
 	ID        string
-	PatientID int64 // 0 when no patient was chosen
+	PatientID int64 // 0 when no patient was chosen; negative for one added offline
 	State     string
 	CreatedAt time.Time
 	EndedAt   time.Time     // zero while the encounter is open
@@ -31,6 +31,20 @@ type Encounter struct {
 	Device    string        // input device name; "" for imports
 	Source    string        // SourceMic or SourceImport
 	Dir       string        // journal folder, relative to the profile folder
+
+	Scope      string    // the account that recorded it (its jobs run in a session of it)
+	TemplateID int64     // the note template (model_id); 0 for the server's default
+	Context    string    // context for the note, as the clinician typed it
+	ConsentAt  time.Time // when the patient's consent was confirmed; zero if not asked
+	ConsentBy  int64     // the user who confirmed it
+
+	NoteID   int64     // the server's progress note; 0 until created
+	Note     string    // the server's note (JSON) as last read; "" before
+	Draft    string    // the note text as the clinician has it
+	DraftRev int64     // local edits so far
+	SentRev  int64     // the last edit the server has
+	SignedAt time.Time // zero unless signed
+	Reason   string    // why it needs attention; "" otherwise
 }
 
 // EncounterUpdate is a change of an encounter's state.
@@ -83,8 +97,8 @@ func checkEncounter(e Encounter) error {
 	if e.CreatedAt.IsZero() {
 		bad = append(bad, "no creation time")
 	}
-	if e.Duration < 0 || e.PatientID < 0 {
-		bad = append(bad, "negative duration or patient id")
+	if e.Duration < 0 {
+		bad = append(bad, "negative duration")
 	}
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, ", "))
@@ -98,11 +112,13 @@ func (s *DB) CreateEncounter(ctx context.Context, e Encounter) error {
 		return fmt.Errorf("save encounter %s: %w", e.ID, err)
 	}
 	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO encounters (id, patient_id, state, created_at, ended_at, duration_ms, device, source, dir)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO encounters (id, patient_id, state, created_at, ended_at, duration_ms, device, source, dir,
+			scope, template_id, context, consent_at, consent_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
 		e.ID, nullID(e.PatientID), e.State, formatFixed(e.CreatedAt), formatFixed(e.EndedAt),
-		e.Duration.Milliseconds(), e.Device, e.Source, e.Dir)
+		e.Duration.Milliseconds(), e.Device, e.Source, e.Dir,
+		e.Scope, e.TemplateID, e.Context, formatFixed(e.ConsentAt), e.ConsentBy)
 	if err != nil {
 		return fmt.Errorf("save encounter %s: %w", e.ID, err)
 	}
@@ -145,7 +161,8 @@ func (s *DB) DeleteEncounter(ctx context.Context, id string) error {
 	return nil
 }
 
-const encounterColumns = "id, patient_id, state, created_at, ended_at, duration_ms, device, source, dir"
+const encounterColumns = `id, patient_id, state, created_at, ended_at, duration_ms, device, source, dir,
+	scope, template_id, context, consent_at, consent_by, note_id, note, draft, draft_rev, sent_rev, signed_at, reason`
 
 // Encounter implements Store.
 func (s *DB) Encounter(ctx context.Context, id string) (Encounter, error) {
@@ -198,17 +215,22 @@ func (s *DB) Encounters(ctx context.Context, q EncounterQuery) ([]Encounter, err
 
 func scanEncounter(row interface{ Scan(...any) error }) (Encounter, error) {
 	var (
-		e                Encounter
-		patient          sql.NullInt64
-		created, ended   string
-		durationMillisec int64
+		e                 Encounter
+		patient           sql.NullInt64
+		created, ended    string
+		consented, signed string
+		durationMillisec  int64
 	)
-	if err := row.Scan(&e.ID, &patient, &e.State, &created, &ended, &durationMillisec, &e.Device, &e.Source, &e.Dir); err != nil {
+	if err := row.Scan(&e.ID, &patient, &e.State, &created, &ended, &durationMillisec, &e.Device, &e.Source, &e.Dir,
+		&e.Scope, &e.TemplateID, &e.Context, &consented, &e.ConsentBy, &e.NoteID, &e.Note, &e.Draft,
+		&e.DraftRev, &e.SentRev, &signed, &e.Reason); err != nil {
 		return Encounter{}, err
 	}
 	e.PatientID = patient.Int64
 	e.CreatedAt = parseFixed(created)
 	e.EndedAt = parseFixed(ended)
+	e.ConsentAt = parseFixed(consented)
+	e.SignedAt = parseFixed(signed)
 	e.Duration = time.Duration(durationMillisec) * time.Millisecond
 	return e, nil
 }

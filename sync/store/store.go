@@ -78,6 +78,24 @@ type Store interface {
 	Encounter(ctx context.Context, id string) (Encounter, error)
 	// Encounters lists encounters newest first.
 	Encounters(ctx context.Context, q EncounterQuery) ([]Encounter, error)
+	// EncounterTx is Encounter inside tx.
+	EncounterTx(ctx context.Context, tx *sql.Tx, id string) (Encounter, error)
+	// PatchEncounter changes the fields of p that are set; an error
+	// wrapping ErrNotFound when there is no such encounter.
+	PatchEncounter(ctx context.Context, id string, p EncounterPatch) error
+	// PatchEncounterTx is PatchEncounter inside tx.
+	PatchEncounterTx(ctx context.Context, tx *sql.Tx, id string, p EncounterPatch) error
+	// AddTurn stores a final turn and adds covered to the coverage ledger,
+	// in one transaction. A turn overlapping one already stored is not
+	// stored again (added is false); its coverage still counts.
+	AddTurn(ctx context.Context, id string, t Turn, covered Range) (added bool, err error)
+	// AddCoverage adds r to the ledger without a turn (audio the server
+	// finished with no speech in it).
+	AddCoverage(ctx context.Context, id string, r Range) error
+	// Coverage returns the ledger: sorted, disjoint, merged ranges.
+	Coverage(ctx context.Context, id string) ([]Range, error)
+	// Turns returns an encounter's final turns in audio order.
+	Turns(ctx context.Context, id string) ([]Turn, error)
 	Close() error
 }
 
