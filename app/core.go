@@ -93,6 +93,9 @@ type Core struct {
 	reach   func(ctx context.Context, server string) error
 	causes  sync.Map // JobID → the typed error of its last failed run in this process
 
+	changeMu sync.Mutex
+	changed  chan struct{} // closed and replaced when an encounter changes (EncountersChanged)
+
 	mu     sync.Mutex
 	server string                // normalized base URL of the current server; "" before any
 	email  string                // last email signed in with
@@ -132,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 	}
 	c := &Core{log: log, secrets: cfg.Secrets, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{},
 		profile: cfg.ProfileDir, audio: cfg.AudioBackend, sys: osSystem(), recs: map[string]*Recording{},
-		reach: platform.Reachable}
+		reach: platform.Reachable, changed: make(chan struct{})}
 	c.queue = outbox.New(db.SQL(), outbox.Options{
 		Logger: log.With("component", "outbox"),
 		Owner:  fmt.Sprintf("scribe-%d", os.Getpid()),
@@ -140,6 +143,11 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 		Probe:  c.probe,
 	})
 	c.queue.Register(kindCreatePatient, c.createPatientJob)
+	//GAPS c.queue.Register(kindTranscribeGap, c.transcribeGapJob)
+	c.queue.Register(kindCreateNote, c.createNoteJob)
+	c.queue.Register(kindUpdateNote, c.updateNoteJob)
+	c.queue.Register(kindSignNote, c.signNoteJob)
+	c.queue.Register(kindUnsignNote, c.unsignNoteJob)
 	// Every request goes through the remotes watcher, on a copy of the
 	// caller's client so theirs is left as it was.
 	watched := *hc

@@ -22,23 +22,32 @@ import (
 // becomes an encounter; RecoverEncounters removes ones left by a crash.
 const stagingPrefix = ".import-"
 
-// ImportRecording makes an encounter from a WAV or MP3 file: the audio is
-// decoded, resampled to 16 kHz mono and journalled like a recording. On
-// any error nothing is left behind: no encounter and no folder.
-func (c *Core) ImportRecording(ctx context.Context, file string, patientID int64) (Encounter, error) {
-	return c.ImportRecordingProgress(ctx, file, patientID, nil)
-}
-
 // ImportProgress receives the fraction of a file imported so far, from 0
 // to 1, on the importing goroutine; it must return quickly.
 type ImportProgress func(fraction float64)
 
-// ImportRecordingProgress is ImportRecording reporting its progress to p
-// (which may be nil), for long files.
-func (c *Core) ImportRecordingProgress(ctx context.Context, file string, patientID int64, p ImportProgress) (Encounter, error) {
-	if patientID < 0 {
-		return Encounter{}, &inputError{msg: fmt.Sprintf("Patient id %d is not valid — give the id shown by scribe patients.", patientID)}
+// ImportOptions say whom an imported recording is of and how to draft it.
+type ImportOptions struct {
+	PatientID  int64 // 0: none; negative: added on this computer
+	TemplateID int64 // 0: the server's default
+	Context    string
+	Consent    bool
+	Progress   ImportProgress // may be nil
+}
+
+// ImportRecording makes an encounter from a WAV or MP3 file: the audio is
+// decoded, resampled to 16 kHz mono and journalled like a recording, then
+// queued for its note like a visit recorded with no live transcript. On
+// any error nothing is left behind: no encounter and no folder.
+func (c *Core) ImportRecording(ctx context.Context, file string, opts ImportOptions) (Encounter, error) {
+	if opts.TemplateID < 0 {
+		return Encounter{}, &inputError{msg: fmt.Sprintf("Template id %d is not valid — give an id shown by scribe templates.", opts.TemplateID)}
 	}
+	patientID, err := c.visitPatient(ctx, opts.PatientID)
+	if err != nil {
+		return Encounter{}, err
+	}
+	p := opts.Progress
 	if fi, err := os.Stat(file); err != nil {
 		return Encounter{}, explained(fmt.Sprintf("Cannot read %s: %v — check the file name.", file, pathErrText(err)), err)
 	} else if fi.IsDir() {
@@ -77,12 +86,19 @@ func (c *Core) ImportRecordingProgress(ctx context.Context, file string, patient
 	row := store.Encounter{
 		ID: id, PatientID: patientID, State: string(StateEnded), CreatedAt: now, EndedAt: time.Now(),
 		Duration: samplesDuration(m.Samples), Source: store.SourceImport, Dir: path.Join("encounters", id),
+		TemplateID: opts.TemplateID, Context: opts.Context,
 	}
+	c.stampVisit(&row, opts.Consent)
 	if err := c.db.CreateEncounter(ctx, row); err != nil {
 		os.RemoveAll(final)
 		return Encounter{}, fmt.Errorf("import %s: %w", file, err)
 	}
 	c.log.Info("imported a recording", "encounter", id, "format", info.Format, "rate", info.SampleRate, "channels", info.Channels, "samples", m.Samples)
+	if err := c.finishEncounter(ctx, id); err != nil {
+		c.log.Warn("could not queue the imported encounter for its note; the next start will", "encounter", id, "error", err)
+	} else {
+		row.State = string(StateTranscribing)
+	}
 	return fromRow(row), nil
 }
 

@@ -49,8 +49,17 @@ type RecordOptions struct {
 	// Device is the microphone's name (exact, or a unique part of it, as
 	// Devices lists them); "" is the system default.
 	Device string
-	// PatientID is the patient the visit is with; 0 when not chosen yet.
+	// PatientID is the patient the visit is with; 0 when not chosen yet,
+	// negative for one added on this computer and not yet on the server.
 	PatientID int64
+	// TemplateID is the note template (Templates); 0 for the server's
+	// default.
+	TemplateID int64
+	// Context is anything the note should take into account.
+	Context string
+	// Consent says the patient agreed to be recorded; it is kept with the
+	// encounter, with the time and the clinician.
+	Consent bool
 }
 
 // SleepWarning is shown when the OS cannot be kept awake while recording.
@@ -138,8 +147,12 @@ type Recording struct {
 // it; a crash loses at most about a second of it (see RecoverEncounters).
 // ctx bounds the start only: the recording runs until End.
 func (c *Core) StartRecording(ctx context.Context, opts RecordOptions) (*Recording, error) {
-	if opts.PatientID < 0 {
-		return nil, &inputError{msg: fmt.Sprintf("Patient id %d is not valid — choose the patient again.", opts.PatientID)}
+	if opts.TemplateID < 0 {
+		return nil, &inputError{msg: fmt.Sprintf("Template id %d is not valid — choose the template again.", opts.TemplateID)}
+	}
+	var err error
+	if opts.PatientID, err = c.visitPatient(ctx, opts.PatientID); err != nil {
+		return nil, err
 	}
 	root := c.encountersDir()
 	if err := platform.EnsureDir(root); err != nil {
@@ -181,7 +194,9 @@ func (r *Recording) start(ctx context.Context, opts RecordOptions) error {
 	row := store.Encounter{
 		ID: r.id, PatientID: opts.PatientID, State: string(StateRecording), CreatedAt: r.created,
 		Device: opts.Device, Source: store.SourceMic, Dir: path.Join("encounters", r.id),
+		TemplateID: opts.TemplateID, Context: opts.Context,
 	}
+	c.stampVisit(&row, opts.Consent)
 	if err := c.db.CreateEncounter(ctx, row); err != nil {
 		return fmt.Errorf("start recording: %w", err)
 	}
@@ -376,6 +391,14 @@ func (r *Recording) End(ctx context.Context) (Encounter, error) {
 			u.Duration.Round(time.Second), errors.Join(errs...)), errors.Join(errs...))
 	}
 	c.log.Info("recording ended", "encounter", r.id, "samples", m.Samples, "clean", len(errs) == 0)
+	if len(errs) == 0 {
+		// Queued now; if this fails, the next start queues it (FinishPending).
+		if err := c.finishEncounter(context.WithoutCancel(ctx), r.id); err != nil {
+			c.log.Warn("could not queue the encounter for its note; the next start will", "encounter", r.id, "error", err)
+		} else {
+			r.result.State = StateTranscribing
+		}
+	}
 	return r.result, r.endErr
 }
 

@@ -155,13 +155,14 @@ func TestRecordPauseResumeEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.State != StateEnded || !near(e.Duration, 3*time.Second, 20*time.Millisecond) || e.Ended.IsZero() {
-		t.Errorf("End returned %+v; want ended, 3s", e)
+	// Ended, and at once queued for its note.
+	if e.State != StateTranscribing || !near(e.Duration, 3*time.Second, 20*time.Millisecond) || e.Ended.IsZero() {
+		t.Errorf("End returned %+v; want transcribing, 3s", e)
 	}
 	if again, err := rec.End(t.Context()); err != nil || again != e {
 		t.Errorf("second End: %+v, %v; want the first result", again, err)
 	}
-	if got := onlyEncounter(t, other); got.State != StateEnded || got.Duration != e.Duration || got.PatientID != 7 {
+	if got := onlyEncounter(t, other); got.State != StateTranscribing || got.Duration != e.Duration || got.PatientID != 7 {
 		t.Errorf("row after End: %+v; want %+v", got, e)
 	}
 	if err := rec.Pause(); err == nil {
@@ -248,8 +249,11 @@ func TestStartRecordingRefusals(t *testing.T) {
 		})
 	}
 	p := newRecProfile(t, testMic)
+	if _, err := p.open(t).StartRecording(t.Context(), RecordOptions{TemplateID: -1}); err == nil {
+		t.Error("a negative template id was accepted")
+	}
 	if _, err := p.open(t).StartRecording(t.Context(), RecordOptions{PatientID: -1}); err == nil {
-		t.Error("a negative patient id was accepted")
+		t.Error("a local patient id that no patient has was accepted")
 	}
 }
 
@@ -405,8 +409,8 @@ func TestCloseEndsRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := onlyEncounter(t, p.open(t))
-	if e.ID != rec.ID() || e.State != StateEnded || !near(e.Duration, 700*time.Millisecond, 20*time.Millisecond) {
-		t.Errorf("after Close: %+v; want ended, 700ms", e)
+	if e.ID != rec.ID() || e.State != StateTranscribing || !near(e.Duration, 700*time.Millisecond, 20*time.Millisecond) {
+		t.Errorf("after Close: %+v; want transcribing, 700ms", e)
 	}
 }
 
@@ -510,7 +514,7 @@ func TestRecoverLeavesLiveRecording(t *testing.T) {
 	if _, err := rec.End(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if e := onlyEncounter(t, cli); e.State != StateEnded {
+	if e := onlyEncounter(t, cli); e.State != StateTranscribing {
 		t.Errorf("state after End: %s", e.State)
 	}
 }
@@ -652,11 +656,11 @@ func TestImportRecording(t *testing.T) {
 	wav := filepath.Join(t.TempDir(), "visit.wav")
 	writeWAV(t, wav, 44100, 2, 3*time.Second)
 	var fractions []float64
-	e, err := c.ImportRecordingProgress(t.Context(), wav, 12, func(f float64) { fractions = append(fractions, f) })
+	e, err := c.ImportRecording(t.Context(), wav, ImportOptions{PatientID: 12, Progress: func(f float64) { fractions = append(fractions, f) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !validID.MatchString(e.ID) || e.State != StateEnded || e.Source != SourceImport || e.PatientID != 12 || e.Device != "" ||
+	if !validID.MatchString(e.ID) || e.State != StateTranscribing || e.Source != SourceImport || e.PatientID != 12 || e.Device != "" ||
 		!near(e.Duration, 3*time.Second, 5*time.Millisecond) || e.Created.IsZero() || e.Ended.IsZero() {
 		t.Errorf("imported %+v", e)
 	}
@@ -683,7 +687,7 @@ func TestImportRecording(t *testing.T) {
 	}
 
 	mp3 := filepath.Join("..", "audio", "importer", "testdata", "tone-44k-stereo-vbr.mp3")
-	e2, err := c.ImportRecording(t.Context(), mp3, 0)
+	e2, err := c.ImportRecording(t.Context(), mp3, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,7 +720,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 		{filepath.Join(dir, "missing.mp3"), "Cannot read " + filepath.Join(dir, "missing.mp3") + ": no such file"},
 		{dir, "is a folder"},
 	} {
-		_, err := c.ImportRecording(t.Context(), tc.file, 0)
+		_, err := c.ImportRecording(t.Context(), tc.file, ImportOptions{})
 		msg := Explain(err)
 		if err == nil || !strings.Contains(msg, tc.says) || strings.HasPrefix(msg, "Something went wrong") {
 			t.Errorf("import %s: %q; want a clear error saying %q", tc.file, msg, tc.says)
@@ -785,7 +789,7 @@ func TestRecordingSurvivesUnpluggedMicrophone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.State != StateEnded || e.Device != "Test Microphone" || !near(e.Duration, 2*time.Second, 30*time.Millisecond) {
-		t.Errorf("after the swap: %+v; want ended, 2s, on Test Microphone", e)
+	if e.State != StateTranscribing || e.Device != "Test Microphone" || !near(e.Duration, 2*time.Second, 30*time.Millisecond) {
+		t.Errorf("after the swap: %+v; want transcribing, 2s, on Test Microphone", e)
 	}
 }

@@ -70,10 +70,18 @@ func (c *Core) JobCounts(ctx context.Context) (map[JobState]int, error) {
 	return c.queue.Counts(ctx)
 }
 
-// RetryJob puts a needs-attention or cancelled job back in the queue.
+// RetryJob puts a needs-attention or cancelled job back in the queue. A
+// cancelled patient comes back to the local roster with it.
 func (c *Core) RetryJob(ctx context.Context, id JobID) error {
+	j, err := c.queue.Get(ctx, id)
+	if err != nil {
+		return jobActionError(err)
+	}
 	if err := c.queue.Retry(ctx, id); err != nil {
 		return jobActionError(err)
+	}
+	if j.Kind == kindCreatePatient && j.State == outbox.Cancelled {
+		c.restoreLocalPatient(ctx, j)
 	}
 	return nil
 }
@@ -135,9 +143,9 @@ func (c *Core) WaitJob(ctx context.Context, id JobID) (Job, error) {
 func jobActionError(err error) error {
 	switch {
 	case errors.Is(err, outbox.ErrNotFound):
-		return &inputError{msg: "There is no such job — list them with `scribe queue` or on the Queue screen."}
+		return explained("There is no such job — list them with `scribe queue` or on the Queue screen.", err)
 	case errors.Is(err, outbox.ErrState):
-		return &inputError{msg: "The job cannot do that now: " + err.Error() + "."}
+		return explained("The job cannot do that now: "+err.Error()+".", err)
 	}
 	return err
 }

@@ -313,6 +313,45 @@ func (c *Core) forgetLocalPatient(ctx context.Context, j outbox.Job) {
 	}
 }
 
+// restoreLocalPatient puts a retried create-patient job's patient back on
+// the local roster. A failure only hides the patient until it is sent, so
+// it is logged.
+func (c *Core) restoreLocalPatient(ctx context.Context, j outbox.Job) {
+	var p createPatientPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Scope == "" {
+		return
+	}
+	local := toCache(inputPatient(-int64(j.ID), p.Patient), time.Now())
+	if err := c.db.UpsertPatients(ctx, p.Scope, []store.Patient{local}); err != nil {
+		c.log.Warn("cannot put a retried patient back on this computer's roster", "job", j.ID, "error", err)
+	}
+}
+
+// visitPatient checks the patient id a visit is started with: a negative
+// one must be a patient added on this computer, and one that has reached
+// the server meanwhile becomes its server id.
+func (c *Core) visitPatient(ctx context.Context, id int64) (int64, error) {
+	if id >= 0 {
+		return id, nil
+	}
+	s, err := c.current()
+	if err == nil {
+		if sid, err := c.db.ServerPatientID(ctx, s.scope(), id); err == nil {
+			return sid, nil
+		}
+		local, err := c.db.LocalPatients(ctx, s.scope())
+		if err != nil {
+			return 0, err
+		}
+		for _, p := range local {
+			if p.ID == id {
+				return id, nil
+			}
+		}
+	}
+	return 0, &inputError{msg: fmt.Sprintf("Patient id %d is not a patient added on this computer — choose the patient again (scribe patients lists them).", id)}
+}
+
 // inputPatient is the patient in as it will look once created, under id.
 func inputPatient(id int64, in api.PatientInput) api.Patient {
 	return api.Patient{Id: id, FirstName: in.FirstName, LastName: in.LastName, MiddleName: in.MiddleName,

@@ -182,7 +182,7 @@ func (c *Core) Resume(ctx context.Context) (api.User, error) {
 			return api.User{}, &serverError{host: hostOf(server), op: "resume session", err: err}
 		}
 		c.log.Info("server unreachable; resuming offline with the remembered user", "server", hostOf(server))
-		c.start(&session{server: server, token: tok, client: client, user: remembered})
+		c.start(ctx, &session{server: server, token: tok, client: client, user: remembered})
 		return remembered, &offlineError{&serverError{host: hostOf(server), op: "resume session", err: err}}
 	default:
 		return api.User{}, c.failed(ctx, &session{server: server, token: tok, client: client}, "resume session", err)
@@ -191,17 +191,24 @@ func (c *Core) Resume(ctx context.Context) (api.User, error) {
 	if err := c.remember(ctx, s); err != nil {
 		return api.User{}, err
 	}
-	c.start(s)
+	c.start(ctx, s)
 	c.log.Info("resumed session", "server", hostOf(server), "user_id", user.Id)
 	return user, nil
 }
 
 // start makes s the session, unless the current server changed meanwhile.
-func (c *Core) start(s *session) {
+func (c *Core) start(ctx context.Context, s *session) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.server == s.server {
+	started := c.server == s.server
+	if started {
 		c.sess = s
+	}
+	c.mu.Unlock()
+	if started {
+		// Jobs that waited for a session go now.
+		if _, err := c.queue.RetryNow(ctx); err != nil {
+			c.log.Warn("cannot wake the jobs waiting for sign-in", "error", err)
+		}
 	}
 }
 

@@ -32,14 +32,16 @@ var (
 	_ screen = (*notesScreen)(nil)
 	_ screen = (*patientsScreen)(nil)
 	_ screen = (*settingsScreen)(nil)
+	_ screen = (*queueScreen)(nil)
 )
 
-// Sidebar positions; Ctrl+1 … Ctrl+4 follow this order.
+// Sidebar positions; Ctrl+1 … Ctrl+5 follow this order.
 const (
 	navRecord = iota
 	navNotes
 	navPatients
 	navSettings
+	navQueue
 )
 
 type navItem struct {
@@ -62,6 +64,7 @@ type mainWindow struct {
 	notes    *notesScreen
 	patients *patientsScreen
 	settings *settingsScreen
+	queue    *queueScreen
 
 	items   []navItem
 	nav     *widget.List
@@ -86,11 +89,13 @@ func newMainWindow(s *Shell, u api.User) *mainWindow {
 	m.notes = newNotesScreen(m)
 	m.patients = newPatientsScreen(m)
 	m.settings = newSettingsScreen(m)
+	m.queue = newQueueScreen(m)
 	m.items = []navItem{
 		navRecord:   {"Record", theme.MediaRecordIcon(), fyne.Key1, m.record},
 		navNotes:    {"Notes", theme.DocumentIcon(), fyne.Key2, m.notes},
 		navPatients: {"Patients", theme.AccountIcon(), fyne.Key3, m.patients},
 		navSettings: {"Settings", theme.SettingsIcon(), fyne.Key4, m.settings},
+		navQueue:    {"Queue", theme.UploadIcon(), fyne.Key5, m.queue},
 	}
 
 	m.nav = widget.NewList(m.navLength, m.navCreate, m.navUpdate)
@@ -123,7 +128,7 @@ func newMainWindow(s *Shell, u api.User) *mainWindow {
 	return m
 }
 
-// menu carries the Ctrl+1 … Ctrl+4 shortcuts and the recording ones. Menu shortcuts run before the
+// menu carries the Ctrl+1 … Ctrl+5 shortcuts and the recording ones. Menu shortcuts run before the
 // focused widget sees the key, so they work while typing in a search box,
 // which shortcuts added to the canvas would not.
 func (m *mainWindow) menu() *fyne.MainMenu {

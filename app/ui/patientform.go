@@ -26,8 +26,9 @@ var genders = []struct{ label, value string }{
 	{"Other", "other"},
 }
 
-// patientForm is the New patient dialog. It stays open until the server has
-// accepted the patient, showing the server's field errors under the fields.
+// patientForm is the New patient dialog. It stays open until the patient is
+// kept (by the server, or on this computer while the server cannot be
+// reached), showing the server's field errors under the fields.
 type patientForm struct {
 	p   *patientsScreen
 	dlg *dialog.CustomDialog
@@ -129,13 +130,14 @@ func (f *patientForm) onSave() {
 	f.setBusy(true)
 	ctx := f.req.start(f.p.m.ctx)
 	core := f.p.m.shell.core
-	run(f.p.m.shell.b, ctx, func(ctx context.Context) (api.Patient, error) {
-		added, err := core.CreatePatient(ctx, np)
-		return added.Patient, err
+	run(f.p.m.shell.b, ctx, func(ctx context.Context) (app.AddedPatient, error) {
+		return core.CreatePatient(ctx, np)
 	}, f.onCreated)
 }
 
-func (f *patientForm) onCreated(pt api.Patient, err error) {
+// onCreated closes the form once the patient is kept, on the server or, when
+// it cannot be reached, on this computer until the outbox sends it.
+func (f *patientForm) onCreated(added app.AddedPatient, err error) {
 	f.req.stop()
 	f.setBusy(false)
 	if err != nil {
@@ -143,7 +145,7 @@ func (f *patientForm) onCreated(pt api.Patient, err error) {
 		return
 	}
 	f.close()
-	f.p.created(pt)
+	f.p.created(added)
 }
 
 // check catches what the form can see for itself, so the message lands

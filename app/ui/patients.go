@@ -26,16 +26,18 @@ const patientsPerPage = 10
 type patientsScreen struct {
 	m *mainWindow
 
-	search   *widget.Entry
-	add      *widget.Button
-	list     *widget.List
-	empty    *widget.Label
-	loading  *widget.ProgressBarInfinite
-	failure  *errorPanel
-	pager    *pager
-	listArea *fyne.Container
-	box      fyne.CanvasObject
-	form     *patientForm // the open New patient dialog, or nil
+	search    *widget.Entry
+	add       *widget.Button
+	list      *widget.List
+	empty     *widget.Label
+	loading   *widget.ProgressBarInfinite
+	failure   *errorPanel
+	pager     *pager
+	listArea  *fyne.Container
+	box       fyne.CanvasObject
+	form      *patientForm  // the open New patient dialog, or nil
+	notice    *widget.Label // a patient kept on this computer only
+	noticeBox *fyne.Container
 
 	items    []api.Patient
 	query    string // the search the list shows
@@ -67,6 +69,11 @@ func newPatientsScreen(m *mainWindow) *patientsScreen {
 	p.loading.Hide()
 	p.failure = newErrorPanel(p.load)
 	p.pager = newPager("patient", "patients", p.onPrev, p.onNext)
+	p.notice = widget.NewLabel("")
+	p.notice.Wrapping = fyne.TextWrapWord
+	showQueue := widget.NewButtonWithIcon("Show queue", theme.UploadIcon(), p.onShowQueue)
+	p.noticeBox = container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), showQueue, p.notice)
+	p.noticeBox.Hide()
 
 	header := container.NewGridWithColumns(3,
 		widget.NewLabelWithStyle("Name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
@@ -77,7 +84,7 @@ func newPatientsScreen(m *mainWindow) *patientsScreen {
 	top := container.NewVBox(
 		heading("Patients"),
 		container.NewBorder(nil, nil, nil, p.add, p.search),
-		p.loading, p.failure.box, p.empty,
+		p.noticeBox, p.loading, p.failure.box, p.empty,
 	)
 	p.box = container.NewBorder(top, container.NewCenter(p.pager.box), nil, nil, p.listArea)
 	return p
@@ -94,6 +101,7 @@ func (p *patientsScreen) shown() {
 
 func (p *patientsScreen) hidden() {
 	p.debounce.cancel()
+	p.noticeBox.Hide() // said once; the Queue screen follows the patient from here
 	if p.req.cancel != nil {
 		// The load was cut short; the next visit starts it again.
 		p.req.stop()
@@ -193,7 +201,7 @@ func (p *patientsScreen) createRow() fyne.CanvasObject {
 func (p *patientsScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	pt := p.items[id]
 	cells := o.(*fyne.Container).Objects
-	cells[0].(*widget.Label).SetText(app.PatientName(pt))
+	cells[0].(*widget.Label).SetText(rosterName(pt))
 	cells[1].(*widget.Label).SetText(dateOfBirth(pt))
 	cells[2].(*widget.Label).SetText(orDash(pt.Gender))
 }
@@ -206,16 +214,46 @@ func (p *patientsScreen) onSelected(id widget.ListItemID) {
 	}
 }
 
+// pendingNotice tells the clinician that pt is kept here, not lost.
+func pendingNotice(pt api.Patient) string {
+	return "Kept on this computer — " + app.PatientName(pt) + " will be added to Nextvisit when the connection returns."
+}
+
+// localMark follows the name of a patient the server does not have yet.
+const localMark = " (not yet sent)"
+
+// rosterName is pt's name as lists show it, marked while pt is only on this
+// computer.
+func rosterName(pt api.Patient) string {
+	if app.IsLocal(pt) {
+		return app.PatientName(pt) + localMark
+	}
+	return app.PatientName(pt)
+}
+
 func (p *patientsScreen) onNew() {
 	if p.form == nil {
 		p.form = newPatientForm(p)
 	}
 }
 
-// created is called by the form once the server has the new patient: the
-// list searches for them, so they are in view.
-func (p *patientsScreen) created(pt api.Patient) {
-	p.m.setStatus("Added "+app.PatientName(pt)+".", widget.SuccessImportance)
+func (p *patientsScreen) onShowQueue() { p.m.showScreen(navQueue) }
+
+// created is called by the form once the new patient is kept: the list
+// searches for them, so they are in view. A patient kept on this computer
+// only is not a failure (the outbox sends them later), so it gets a notice,
+// not an error.
+func (p *patientsScreen) created(added app.AddedPatient) {
+	pt := added.Patient
+	if added.Pending {
+		msg := pendingNotice(pt)
+		p.m.setStatus(msg, widget.MediumImportance)
+		p.notice.SetText(msg)
+		p.noticeBox.Show()
+	} else {
+		p.noticeBox.Hide()
+		p.m.setStatus("Added "+app.PatientName(pt)+".", widget.SuccessImportance)
+	}
 	p.search.SetText(pt.LastName)
 	p.debounce.cancel()
 	p.query, p.page = strings.TrimSpace(pt.LastName), 1

@@ -121,10 +121,15 @@ func (pp *patientPicker) onResults(text string, pg api.Page[api.Patient], err er
 	pp.entry.SetOptions(opts)
 }
 
-// pickerLabel names a patient unambiguously enough to choose from a list.
+// pickerLabel names a patient unambiguously enough to choose from a list,
+// marked while the patient is only on this computer.
 func pickerLabel(p api.Patient) string {
-	if p.DateOfBirth == nil {
-		return app.PatientName(p)
+	label := app.PatientName(p)
+	if p.DateOfBirth != nil {
+		label += " · " + dateOfBirth(p)
 	}
-	return app.PatientName(p) + " · " + dateOfBirth(p)
+	if app.IsLocal(p) {
+		label += localMark
+	}
+	return label
 }

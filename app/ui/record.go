@@ -639,7 +639,7 @@ func (r *recordScreen) importFile(path string, err error) {
 	patient := r.patient.chosen
 	ctx := r.importReq.start(r.m.ctx)
 	run(r.m.shell.b, ctx, func(ctx context.Context) (app.Encounter, error) {
-		return core.ImportRecording(ctx, path, patient)
+		return core.ImportRecording(ctx, path, app.ImportOptions{PatientID: patient})
 	}, func(e app.Encounter, err error) {
 		r.importReq.stop()
 		r.importing.Stop()

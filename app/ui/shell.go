@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/sync/api"
@@ -105,11 +106,28 @@ func (s *Shell) stop() {
 func (s *Shell) showMain(u api.User) {
 	s.log.Info("signed in; opening the main window")
 	s.main = newMainWindow(s, u)
+	s.serve(s.main)
 	s.main.win.Show()
 	if s.signIn != nil {
 		s.signIn.win.Close()
 		s.signIn = nil
 	}
+}
+
+// serve sends the outbox's jobs (Core.Serve) for as long as m is open:
+// signing out or quitting closes m, which cancels m.ctx and stops the
+// workers, and stop waits for them through the bridge. While nobody is
+// signed in there is nothing to send them with.
+func (s *Shell) serve(m *mainWindow) {
+	core, log := s.core, s.log
+	run(s.b, m.ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, core.Serve(ctx)
+	}, func(_ struct{}, err error) {
+		// Serve returns only when its context ends, and then this is not
+		// called; anything else means changes are no longer being sent.
+		log.Error("the outbox stopped while the window is open", "error", err)
+		m.setStatus("Changes are no longer being sent; restart Scribe.", widget.DangerImportance)
+	})
 }
 
 // showSignIn opens the sign-in window, with notice (if any) shown on it,

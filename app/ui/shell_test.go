@@ -28,8 +28,8 @@ func TestResumedSessionOpensMainWindow(t *testing.T) {
 	if m.name.Text != u.Name || u.Name == "" {
 		t.Errorf("sidebar shows %q, want %q", m.name.Text, u.Name)
 	}
-	if m.nav.Length() != 4 {
-		t.Errorf("sidebar has %d entries, want 4", m.nav.Length())
+	if m.nav.Length() != 5 {
+		t.Errorf("sidebar has %d entries, want 5", m.nav.Length())
 	}
 }
 
@@ -49,7 +49,7 @@ func TestShortcutsSwitchScreens(t *testing.T) {
 		label  string
 		key    fyne.KeyName
 		screen int
-	}{{"Record", fyne.Key1, navRecord}, {"Notes", fyne.Key2, navNotes}, {"Patients", fyne.Key3, navPatients}, {"Settings", fyne.Key4, navSettings}} {
+	}{{"Record", fyne.Key1, navRecord}, {"Notes", fyne.Key2, navNotes}, {"Patients", fyne.Key3, navPatients}, {"Settings", fyne.Key4, navSettings}, {"Queue", fyne.Key5, navQueue}} {
 		item := goMenu.Items[i]
 		sc, ok := item.Shortcut.(*desktop.CustomShortcut)
 		if item.Label != want.label || !ok || sc.KeyName != want.key || sc.Modifier != fyne.KeyModifierShortcutDefault {

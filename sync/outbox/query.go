@@ -155,3 +155,17 @@ func (q *Queue) RetryNow(ctx context.Context) (int, error) {
 	q.Committed()
 	return int(n), nil
 }
+
+// QueuedTx reports, inside tx, whether group has a job of kind waiting to
+// run (queued, not yet claimed). A caller that coalesces repeated changes
+// (a note edited as it is typed) enqueues only when none waits: the waiting
+// job will read the latest state when it runs.
+func (q *Queue) QueuedTx(ctx context.Context, tx *sql.Tx, group, kind string) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
+		WHERE group_key = ? AND kind = ? AND state = 'queued'`, group, kind).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look for a queued %s job: %w", kind, err)
+	}
+	return n > 0, nil
+}

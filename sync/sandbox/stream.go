@@ -56,3 +56,9 @@ func (s *Server) recordLiveUsage(sum live.Summary) {
 		s.log.Error("record live transcription usage", "err", err)
 	}
 }
+
+// AudioBytesReceived reports the bytes of audio the sandbox has received: PCM on live transcription
+// sockets (every binary frame, re-sent audio included) plus the files uploaded to POST
+// /v1/transcriptions, as they crossed the network (compressed where they were). Clients are held to
+// sending each recording about once with it.
+func (s *Server) AudioBytesReceived() int64 { return s.live.AudioBytes() }

@@ -215,3 +215,57 @@ func TestLiveSessionEndsOnClose(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 }
+
+func TestAudioBytesReceived(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if n := e.srv.AudioBytesReceived(); n != 0 {
+		t.Fatalf("a fresh sandbox counts %d audio bytes", n)
+	}
+
+	// A live session: every binary frame counts, even one the server refuses.
+	c, _, err := dialStream(ctx, e.streamToken(nil))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.CloseNow()
+	if m, err := readMsg(ctx, t, c); err != nil || m.Type != "Begin" {
+		t.Fatalf("first message %+v, %v", m, err)
+	}
+	frames := pcmFrames(tones(burst{time.Second, true}))
+	var sent int64
+	for _, f := range frames {
+		if err := c.Write(ctx, websocket.MessageBinary, f); err != nil {
+			t.Fatalf("send audio: %v", err)
+		}
+		sent += int64(len(f))
+	}
+	bad := make([]byte, 3) // odd length: refused with an Error
+	if err := c.Write(ctx, websocket.MessageBinary, bad); err != nil {
+		t.Fatal(err)
+	}
+	sent += int64(len(bad))
+	for {
+		m, err := readMsg(ctx, t, c)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if m.Type == "Error" {
+			break
+		}
+	}
+	if got := e.srv.AudioBytesReceived(); got != sent {
+		t.Errorf("after the live session: %d audio bytes, want %d", got, sent)
+	}
+
+	// An upload counts the file as it crossed the network.
+	file := speechWAV()
+	if r := e.postForm("/v1/transcriptions", nil, file, nil); r.status != http.StatusOK {
+		t.Fatalf("transcribe: status %d: %s", r.status, r.body)
+	}
+	if got, want := e.srv.AudioBytesReceived(), sent+int64(len(file)); got != want {
+		t.Errorf("after the upload: %d audio bytes, want %d", got, want)
+	}
+}

@@ -74,7 +74,9 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, p principal)
 			continue
 		}
 		found = true
-		pcm, err = recognize.DecodeAudio(part, maxAudioDuration)
+		body := &countingReader{r: part}
+		pcm, err = recognize.DecodeAudio(body, maxAudioDuration)
+		s.live.AddAudioBytes(body.n)
 		if errors.Is(err, recognize.ErrAudioFormat) {
 			s.reply(ctx, w, c, http.StatusUnprocessableEntity, oneError("file", "The file could not be read as audio: "+err.Error()))
 			return
@@ -223,4 +225,16 @@ func (s *Server) redeemStreamingToken(ctx context.Context, token string) (userID
 	default:
 		return 0, live.ErrTokenExpired
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

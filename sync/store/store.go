@@ -52,7 +52,8 @@ type Store interface {
 	// this computer, not yet on the server) with p as the server made it,
 	// and points the encounters of localID at p.ID, in one transaction.
 	ResolvePatient(ctx context.Context, scope string, localID int64, p Patient) error
-	// DeletePatient removes one patient from the cache.
+	// DeletePatient removes one patient from the cache; encounters with a
+	// local (negative) patient id that is removed lose their patient.
 	DeletePatient(ctx context.Context, scope string, id int64) error
 	// ServerPatientID is the server id a local patient was given, or an
 	// error wrapping ErrNotFound while it has none yet.
@@ -385,10 +386,19 @@ func (s *DB) ResolvePatient(ctx context.Context, scope string, localID int64, p 
 
 // DeletePatient implements Store.
 func (s *DB) DeletePatient(ctx context.Context, scope string, id int64) error {
-	if _, err := s.db.ExecContext(ctx, "DELETE FROM patients WHERE scope = ? AND id = ?", scope, id); err != nil {
-		return fmt.Errorf("forget patient: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, "forget patient", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM patients WHERE scope = ? AND id = ?", scope, id); err != nil {
+			return fmt.Errorf("forget patient: %w", err)
+		}
+		if id < 0 {
+			// A local patient that will never reach the server: its
+			// visits keep their audio and lose only the patient.
+			if _, err := tx.ExecContext(ctx, "UPDATE encounters SET patient_id = NULL WHERE patient_id = ?", id); err != nil {
+				return fmt.Errorf("forget patient: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // LocalPatients implements Store.

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -123,6 +124,9 @@ type Handler struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
+	// audioBytes counts the audio that reached the server: binary frames on every session, plus
+	// what AddAudioBytes adds for other routes. Tests hold clients to a budget with it.
+	audioBytes atomic.Int64
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -152,6 +156,14 @@ func NewHandler(ctx context.Context, cfg Config) (*Handler, error) {
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	return h, nil
 }
+
+// AudioBytes reports the bytes of audio received so far: every binary frame of every session
+// (valid or not, as it crossed the network), plus what AddAudioBytes added.
+func (h *Handler) AudioBytes() int64 { return h.audioBytes.Load() }
+
+// AddAudioBytes counts n bytes of audio that reached the server by another route (a file upload),
+// so that AudioBytes is everything the server received.
+func (h *Handler) AddAudioBytes(n int64) { h.audioBytes.Add(n) }
 
 // Close ends every open session with an Error (CodeServerClosing), refuses
 // new ones, and waits for the sessions to finish.
@@ -406,6 +418,7 @@ func (s *session) loop(ctx context.Context, maxDur time.Duration) string {
 				break
 			}
 			if m.typ == websocket.MessageBinary {
+				h.audioBytes.Add(int64(len(m.data)))
 				end = s.audio(ctx, m.data, maxSamples)
 				break
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/nextvisit/scribe/app"
 	"io"
 	"path/filepath"
 	"sync"
@@ -47,7 +48,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	}
 	defer p.Close()
 	pr := newProgress(e.stderr, isTerminalWriter(e.stderr), "Importing "+filepath.Base(file))
-	en, err := p.core.ImportRecordingProgress(ctx, file, *patient, pr.update)
+	en, err := p.core.ImportRecording(ctx, file, app.ImportOptions{PatientID: *patient, Progress: pr.update})
 	pr.done()
 	if err != nil {
 		return err
