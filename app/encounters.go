@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/audio/journal"
+	"github.com/nextvisit/scribe/sync/outbox"
 	"github.com/nextvisit/scribe/sync/store"
 )
 
@@ -39,13 +40,21 @@ const (
 // Encounter is one visit recorded or imported on this computer.
 type Encounter struct {
 	ID        string
-	PatientID int64 // 0 when no patient was chosen
+	PatientID int64 // 0 when no patient was chosen; negative for one added offline
 	State     EncounterState
 	Created   time.Time
 	Ended     time.Time     // zero while recording or paused
 	Duration  time.Duration // audio kept (pauses excluded)
 	Source    string        // SourceMic or SourceImport
 	Device    string        // the microphone; "" for imports
+
+	TemplateID int64     // the note template; 0 for the server's default
+	Context    string    // what the note should take into account
+	ConsentAt  time.Time // when consent to record was confirmed; zero if not
+	NoteID     int64     // the server's note; 0 until created
+	Draft      string    // the note text as the clinician has it
+	Unsent     bool      // the latest edit has not reached the server yet
+	Signed     time.Time // zero unless signed
 }
 
 // encountersDir is the folder holding every encounter's journal folder.
@@ -91,6 +100,8 @@ func fromRow(r store.Encounter) Encounter {
 	return Encounter{
 		ID: r.ID, PatientID: r.PatientID, State: EncounterState(r.State), Created: r.CreatedAt, Ended: r.EndedAt,
 		Duration: r.Duration, Source: r.Source, Device: r.Device,
+		TemplateID: r.TemplateID, Context: r.Context, ConsentAt: r.ConsentAt, NoteID: r.NoteID,
+		Draft: r.Draft, Unsent: r.SentRev < r.DraftRev, Signed: r.SignedAt,
 	}
 }
 
@@ -106,11 +117,17 @@ func (c *Core) Encounters(ctx context.Context) ([]Encounter, error) {
 	if err != nil {
 		return nil, err
 	}
+	stuck, err := c.stuckGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Encounter, len(rows))
 	for i, r := range rows {
 		out[i] = fromRow(r)
 		if rec := c.activeRecording(r.ID); rec != nil {
 			out[i].State, out[i].Duration = rec.State(), rec.Elapsed()
+		} else if stuck[encounterGroup(r.ID)] {
+			out[i].State = StateNeeds
 		}
 	}
 	return out, nil
@@ -125,8 +142,25 @@ func (c *Core) Encounter(ctx context.Context, id string) (Encounter, error) {
 	e := fromRow(row)
 	if rec := c.activeRecording(row.ID); rec != nil {
 		e.State, e.Duration = rec.State(), rec.Elapsed()
+	} else if stuck, err := c.stuckGroups(ctx); err != nil {
+		return Encounter{}, err
+	} else if stuck[encounterGroup(row.ID)] {
+		e.State = StateNeeds
 	}
 	return e, nil
+}
+
+// stuckGroups are the job groups with a job that needs a person.
+func (c *Core) stuckGroups(ctx context.Context) (map[string]bool, error) {
+	jobs, err := c.queue.List(ctx, outbox.Filter{States: []outbox.State{outbox.NeedsAttention}})
+	if err != nil {
+		return nil, fmt.Errorf("read the jobs that need attention: %w", err)
+	}
+	out := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		out[j.Group] = true
+	}
+	return out, nil
 }
 
 // RecoverEncounters repairs the journals of recordings that a crash, a

@@ -24,7 +24,7 @@ const (
 	StateReady        EncounterState = "ready"        // the draft is here to edit and sign
 	StateSigned       EncounterState = "signed"
 	StateDelivered    EncounterState = "delivered"       // pushed to the EHR (a later step)
-	StateNeeds        EncounterState = "needs-attention" // shown, never stored: a job of its group needs a person
+	StateNeeds        EncounterState = "needs-attention" // reported, never stored: a job of its group needs a person
 )
 
 // The jobs of an encounter, all in its group so they run in this order.
