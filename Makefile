@@ -57,7 +57,7 @@ test: deps-test
 FUZZTIME ?= 8s
 FUZZ_TARGETS := ./audio/importer:FuzzImportWAV ./audio/importer:FuzzImportMP3 \
 	./sync/sandbox/recognize:FuzzDecodeAudio ./sync/api:FuzzDecodeResponse \
-	./sync/sandbox:FuzzJSONBodies ./sync/sandbox:FuzzDraft
+	./sync/sandbox:FuzzJSONBodies ./sync/sandbox:FuzzDraft ./audio/flacenc:FuzzRoundTrip
 fuzz: deps-build
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \

@@ -143,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 		Probe:  c.probe,
 	})
 	c.queue.Register(kindCreatePatient, c.createPatientJob)
-	//GAPS c.queue.Register(kindTranscribeGap, c.transcribeGapJob)
+	c.queue.Register(kindTranscribeGap, c.transcribeGapJob)
 	c.queue.Register(kindCreateNote, c.createNoteJob)
 	c.queue.Register(kindUpdateNote, c.updateNoteJob)
 	c.queue.Register(kindSignNote, c.signNoteJob)

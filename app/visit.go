@@ -547,8 +547,10 @@ func (c *Core) unsignedState(row store.Encounter) string {
 
 // signNoteJob and unsignNoteJob make the server's note match: they read it
 // back first, so a retry after a lost answer changes nothing twice.
-func (c *Core) signNoteJob(ctx context.Context, j outbox.Job) error   { return c.signJob(ctx, j, true) }
-func (c *Core) unsignNoteJob(ctx context.Context, j outbox.Job) error { return c.signJob(ctx, j, false) }
+func (c *Core) signNoteJob(ctx context.Context, j outbox.Job) error { return c.signJob(ctx, j, true) }
+func (c *Core) unsignNoteJob(ctx context.Context, j outbox.Job) error {
+	return c.signJob(ctx, j, false)
+}
 
 func (c *Core) signJob(ctx context.Context, j outbox.Job, sign bool) error {
 	row, s, client, err := c.jobEncounter(ctx, j)
