@@ -128,6 +128,7 @@ type Recording struct {
 	stopMon chan struct{}
 	monDone chan struct{}
 	save    chan struct{} // asks the monitor to save progress now
+	live    *live         // the live transcript; set before the microphone starts
 
 	mu     sync.Mutex // guards the fields below, and sends against close
 	state  EncounterState
@@ -211,6 +212,7 @@ func (r *Recording) start(ctx context.Context, opts RecordOptions) error {
 	if r.w, err = journal.Create(r.dir, r.id, c.journalOptions()); err != nil {
 		return fmt.Errorf("start recording: %w", err)
 	}
+	r.live = c.startLive(r.ctx, r.id, r.dir)
 	r.rec, err = capture.Start(ctx, capture.Config{
 		Backend: c.audio, Device: opts.Device, Journal: r.w,
 		OnLevel: r.level, OnEvent: r.captureEvent, Logger: c.log.With("component", "capture"),
@@ -237,6 +239,9 @@ func (r *Recording) abandon() {
 	}
 	if r.w != nil {
 		r.w.Close()
+	}
+	if r.live != nil {
+		r.live.finish(r.ctx)
 	}
 	if err := os.RemoveAll(r.dir); err != nil {
 		c.log.Warn("could not remove the folder of a recording that failed to start", "encounter", r.id, "error", err)
@@ -311,6 +316,11 @@ func (r *Recording) Elapsed() time.Duration {
 // gets the newest reading, never a backlog. Closed when End returns.
 func (r *Recording) Levels() <-chan dsp.Level { return r.levels }
 
+// Live delivers the live transcript: partial and final turns and the
+// connection's state (LinkNone when nobody is signed in: the visit is
+// transcribed after End). It closes after End.
+func (r *Recording) Live() <-chan LiveUpdate { return r.live.updates }
+
 // Events delivers warnings and news as they happen. It holds the last 64
 // unread; closed when End returns.
 func (r *Recording) Events() <-chan RecordingEvent { return r.events }
@@ -366,6 +376,10 @@ func (r *Recording) End(ctx context.Context) (Encounter, error) {
 	}
 	closeErr := r.w.Close()
 	r.awake()
+	if closeErr == nil {
+		r.live.grew(r.w)
+	}
+	r.live.finish(ctx)
 	m := r.w.Manifest()
 	now := time.Now()
 	u := store.EncounterUpdate{State: string(StateEnded), Duration: samplesDuration(m.Samples), EndedAt: now, Device: r.Device()}
@@ -415,6 +429,9 @@ func (r *Recording) closeChannels() {
 
 // level passes a meter reading on, replacing one not yet read.
 func (r *Recording) level(l dsp.Level) {
+	// Called after the audio is in the journal: the live transcript may
+	// read it now.
+	r.live.grew(r.w)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

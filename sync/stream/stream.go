@@ -307,7 +307,7 @@ func (r *runner) backoff(n int) time.Duration {
 func (r *runner) setState(s State, err error) {
 	r.sinkMu.Lock()
 	defer r.sinkMu.Unlock()
-	if s == r.state && s != StateOffline {
+	if s == r.state {
 		return
 	}
 	r.state = s
