@@ -8,6 +8,8 @@
 #   SMOKE_OUT         where the screenshot goes (default bin/smoke.png)
 #   SMOKE_TIMEOUT     seconds to wait for the window and for its content to settle (default 60)
 #   SMOKE_MIN_COLORS  fewest distinct colours the window must show to count as drawn (default 32)
+#   SMOKE_KEYS        key combinations to type into the window before the photograph (xdotool syntax,
+#                     space-separated), e.g. ctrl+5 for the Queue screen
 #   SMOKE_KEEP=1      keep the temporary folder (profile, logs, screenshots) for a look afterwards
 set -euo pipefail
 
@@ -134,34 +136,49 @@ if [[ -z $wid ]]; then
 fi
 say "window $wid is mapped: $(xdotool getwindowname "$wid")"
 
-# The window is mapped before its first frame is drawn, and --sandbox signs in after start. Photograph the
-# screen until the window's content holds still over two shots (or the deadline passes).
+# The window is mapped before its first frame is drawn, and --sandbox signs in after start. settle
+# photographs the screen until the window's content holds still over two shots (or the deadline passes).
 shot=$tmp/shot.png prev=$tmp/prev.png colors=0 stable=''
-deadline=$((SECONDS + timeout_s))
-while ((SECONDS < deadline)); do
-	kill -0 "$app_pid" 2>/dev/null || {
-		app_pid=
-		print_app_log
-		fail "the app exited while its window was open"
-	}
-	# The geometry is read each time: the window may resize itself once it has signed in.
-	geometry=$(xdotool getwindowgeometry --shell "$wid" 2>/dev/null) || {
-		print_app_log
-		fail "the Scribe window went away"
-	}
-	eval "$geometry" # sets X, Y, WIDTH, HEIGHT
-	crop="${WIDTH}x${HEIGHT}+${X}+${Y}"
-	import -window root "$shot"
-	colors=$(convert "$shot" -crop "$crop" +repage -format '%k' info:)
-	if ((colors >= min_colors)) && [[ -f $prev ]] &&
-		[[ $(compare -metric AE "$shot" "$prev" null: 2>&1 || true) == 0 ]]; then
-		stable=1
-		break
-	fi
-	mv "$shot" "$prev"
-	sleep 0.5 # the pace of the photographs; the loop ends on the condition above, not on time
-done
-[[ -f $shot ]] || mv "$prev" "$shot"
+settle() {
+	rm -f "$shot" "$prev"
+	stable=''
+	deadline=$((SECONDS + timeout_s))
+	while ((SECONDS < deadline)); do
+		kill -0 "$app_pid" 2>/dev/null || {
+			app_pid=
+			print_app_log
+			fail "the app exited while its window was open"
+		}
+		# The geometry is read each time: the window may resize itself once it has signed in.
+		geometry=$(xdotool getwindowgeometry --shell "$wid" 2>/dev/null) || {
+			print_app_log
+			fail "the Scribe window went away"
+		}
+		eval "$geometry" # sets X, Y, WIDTH, HEIGHT
+		crop="${WIDTH}x${HEIGHT}+${X}+${Y}"
+		import -window root "$shot"
+		colors=$(convert "$shot" -crop "$crop" +repage -format '%k' info:)
+		if ((colors >= min_colors)) && [[ -f $prev ]] &&
+			[[ $(compare -metric AE "$shot" "$prev" null: 2>&1 || true) == 0 ]]; then
+			stable=1
+			break
+		fi
+		mv "$shot" "$prev"
+		sleep 0.5 # the pace of the photographs; the loop ends on the condition above, not on time
+	done
+	[[ -f $shot ]] || mv "$prev" "$shot"
+}
+settle
+
+# SMOKE_KEYS: key combinations (xdotool syntax, space-separated) typed into the settled window before
+# the photograph, e.g. SMOKE_KEYS=ctrl+5 opens the Queue screen.
+if [[ -n ${SMOKE_KEYS:-} ]]; then
+	# shellcheck disable=SC2086 # one argument per key combination
+	{ xdotool windowfocus --sync "$wid" && xdotool key --clearmodifiers --delay 200 $SMOKE_KEYS; } ||
+		fail "could not type $SMOKE_KEYS into the window"
+	say "typed $SMOKE_KEYS"
+	settle
+fi
 
 mkdir -p "$(dirname "$out")"
 cp "$shot" "$out"

@@ -105,7 +105,6 @@ func newQueueScreen(m *mainWindow) *queueScreen {
 	q.online.Wrapping = fyne.TextWrapWord
 	q.remotes = widget.NewLabel("")
 	q.remotes.Wrapping = fyne.TextWrapWord
-	q.remotes.Importance = widget.LowImportance
 	q.sendNow = widget.NewButtonWithIcon("Send now", theme.MailSendIcon(), q.onSendNow)
 	q.sendNow.Importance = widget.HighImportance
 	q.sendMsg = widget.NewLabel("")
@@ -227,14 +226,11 @@ func readQueue(ctx context.Context, core *app.Core) (queueSnapshot, error) {
 	if err != nil {
 		return s, err
 	}
-	// The queue lists oldest first; the most recent finished jobs are the
-	// end of that list.
-	finished, err := core.Jobs(ctx, app.JobFilter{States: []app.JobState{outbox.Done, outbox.Cancelled}})
+	finished, err := core.Jobs(ctx, app.JobFilter{States: []app.JobState{outbox.Done, outbox.Cancelled}, Newest: true, Limit: queueRecent})
 	if err != nil {
 		return s, err
 	}
-	slices.SortStableFunc(finished, func(a, b app.Job) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
-	s.jobs = append(open, finished[:min(len(finished), queueRecent)]...)
+	s.jobs = append(open, finished...)
 	s.remotes = core.Remotes(ctx)
 	s.now = time.Now()
 	return s, nil
@@ -310,7 +306,8 @@ func (q *queueScreen) createRow() fyne.CanvasObject {
 	cancel := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), nil)
 	text := container.New(layout.NewCustomPaddedVBoxLayout(0),
 		container.NewBorder(nil, nil, nil, state, title), facts, problem)
-	return container.NewBorder(nil, nil, nil, container.NewHBox(retry, cancel), text)
+	// Centred, the buttons keep their own height instead of the row's.
+	return container.NewBorder(nil, nil, nil, container.NewCenter(container.NewHBox(retry, cancel)), text)
 }
 
 func (q *queueScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -320,7 +317,7 @@ func (q *queueScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	j := q.snap.jobs[id]
 	row := o.(*fyne.Container)
 	text := row.Objects[0].(*fyne.Container)
-	buttons := row.Objects[1].(*fyne.Container)
+	buttons := row.Objects[1].(*fyne.Container).Objects[0].(*fyne.Container)
 	line := text.Objects[0].(*fyne.Container)
 	title, state := line.Objects[0].(*widget.Label), line.Objects[1].(*widget.Label)
 	facts, problem := text.Objects[1].(*widget.Label), text.Objects[2].(*widget.Label)
@@ -522,7 +519,7 @@ func remotesText(rs []app.Remote, now time.Time) string {
 	}
 	lines := make([]string, len(rs))
 	for i, r := range rs {
-		lines[i] = fmt.Sprintf("%s — last read %s · last write %s", r.Host, relTime(r.LastRead, now), relTime(r.LastWrite, now))
+		lines[i] = fmt.Sprintf("Server %s: last read %s · last write %s", r.Host, relTime(r.LastRead, now), relTime(r.LastWrite, now))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/platform"
-	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/outbox"
 	"github.com/nextvisit/scribe/sync/sandbox"
 )
@@ -121,7 +120,7 @@ func (q *queueScreen) row(id app.JobID) (queueRow, bool) {
 		o := q.createRow()
 		q.updateRow(i, o)
 		c := o.(*fyne.Container)
-		text, buttons := c.Objects[0].(*fyne.Container), c.Objects[1].(*fyne.Container)
+		text, buttons := c.Objects[0].(*fyne.Container), c.Objects[1].(*fyne.Container).Objects[0].(*fyne.Container)
 		line := text.Objects[0].(*fyne.Container)
 		return queueRow{
 			title: line.Objects[0].(*widget.Label), state: line.Objects[1].(*widget.Label),
@@ -185,7 +184,7 @@ func TestQueueOfflineJobCancelRetryAndDelivery(t *testing.T) {
 		t.Errorf("queued job: Retry disabled %v, Cancel disabled %v; want Retry off, Cancel on", r.retry.Disabled(), r.cancel.Disabled())
 	}
 	host := strings.TrimPrefix(strings.TrimSuffix(h.url, "/api"), "http://")
-	if !strings.Contains(q.remotes.Text, host+" — last read") {
+	if !strings.Contains(q.remotes.Text, "Server "+host+": last read") {
 		t.Errorf("remotes %q do not name %s", q.remotes.Text, host)
 	}
 
@@ -353,32 +352,17 @@ func TestPatientFormPendingNotice(t *testing.T) {
 		t.Errorf("picker offers %q", r.patient.options)
 	}
 
-	// Once sent, the mark goes.
+	// Once sent (the Queue screen follows it), the mark goes.
 	link.up()
-	pg, err := waitSent(h, "Pendington")
-	if err != nil {
-		t.Fatal(err)
+	q := openQueue(h)
+	h.waitFor("the patient sent", func() bool { return q.snap.counts[outbox.Done] == 1 })
+	pg, err := h.core.Patients(h.ctx(), "Pendington", 1, 10)
+	if err != nil || len(pg.Items) != 1 || app.IsLocal(pg.Items[0]) {
+		t.Fatalf("after sending, the roster has %v (%v), want one server patient", ids(pg.Items), err)
 	}
-	if pickerLabel(pg) != "Robin Pendington" {
-		t.Errorf("the sent patient's label %q", pickerLabel(pg))
+	if got := pickerLabel(pg.Items[0]); got != "Robin Pendington" {
+		t.Errorf("the sent patient's label %q", got)
 	}
-}
-
-// waitSent waits until the roster has last as a server patient.
-func waitSent(h *harness, last string) (api.Patient, error) {
-	h.t.Helper()
-	var got api.Patient
-	var err error
-	h.waitFor("the patient on the server", func() bool {
-		var pg api.Page[api.Patient]
-		pg, err = h.core.Patients(h.ctx(), last, 1, 10)
-		if err != nil || len(pg.Items) != 1 || app.IsLocal(pg.Items[0]) {
-			return false
-		}
-		got = pg.Items[0]
-		return true
-	})
-	return got, err
 }
 
 func TestQueueFormatting(t *testing.T) {

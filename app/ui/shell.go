@@ -10,6 +10,7 @@ package ui
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
@@ -35,6 +36,8 @@ type Shell struct {
 	opts Options
 	log  *slog.Logger
 	b    *bridge
+	// serving tracks the outbox workers of the open main window (serve).
+	serving sync.WaitGroup
 
 	// ctx lives as long as the shell; every window's context derives from
 	// it, so stopping the shell cancels all outstanding work.
@@ -99,6 +102,7 @@ func (s *Shell) stop() {
 	}
 	s.cancel()
 	s.b.wait()
+	s.serving.Wait()
 }
 
 // showMain opens the main window for u and closes the sign-in window. The
@@ -116,17 +120,24 @@ func (s *Shell) showMain(u api.User) {
 
 // serve sends the outbox's jobs (Core.Serve) for as long as m is open:
 // signing out or quitting closes m, which cancels m.ctx and stops the
-// workers, and stop waits for them through the bridge. While nobody is
-// signed in there is nothing to send them with.
+// workers, and stop waits for them. While nobody is signed in there is
+// nothing to send them with. The workers are not the bridge's: they live
+// as long as the window, not as long as one piece of work.
 func (s *Shell) serve(m *mainWindow) {
-	core, log := s.core, s.log
-	run(s.b, m.ctx, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, core.Serve(ctx)
-	}, func(_ struct{}, err error) {
-		// Serve returns only when its context ends, and then this is not
-		// called; anything else means changes are no longer being sent.
-		log.Error("the outbox stopped while the window is open", "error", err)
-		m.setStatus("Changes are no longer being sent; restart Scribe.", widget.DangerImportance)
+	ctx := m.ctx
+	s.serving.Go(func() {
+		err := s.core.Serve(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		// Serve returns only when its context ends; anything else means
+		// changes are no longer being sent.
+		s.log.Error("the outbox stopped while the window is open", "error", err)
+		s.b.do(func() {
+			if ctx.Err() == nil {
+				m.setStatus("Changes are no longer being sent; restart Scribe.", widget.DangerImportance)
+			}
+		})
 	})
 }
 

@@ -27,9 +27,10 @@ type Filter struct {
 	States []State // only these; none means all
 	Group  string  // only this group; "" means all
 	Limit  int     // at most this many; 0 means all
+	Newest bool    // newest first (the last Limit jobs) instead of enqueue order
 }
 
-// List returns the jobs matching f in enqueue order.
+// List returns the jobs matching f in enqueue order (or newest first).
 func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 	var where []string
 	var args []any
@@ -47,7 +48,11 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id"
+	if f.Newest {
+		query += " ORDER BY id DESC"
+	} else {
+		query += " ORDER BY id"
+	}
 	if f.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, f.Limit)
