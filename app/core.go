@@ -195,6 +195,7 @@ func (c *Core) setting(ctx context.Context, key string) (string, error) {
 // Close ends any recording under way and closes the profile's database.
 // The session's token stays stored.
 func (c *Core) Close() error {
+	c.StopPlayback()
 	err := c.endRecordings()
 	c.http.CloseIdleConnections()
 	return errors.Join(err, c.db.Close())

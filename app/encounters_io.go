@@ -94,10 +94,10 @@ func (c *Core) ImportRecording(ctx context.Context, file string, opts ImportOpti
 		return Encounter{}, fmt.Errorf("import %s: %w", file, err)
 	}
 	c.log.Info("imported a recording", "encounter", id, "format", info.Format, "rate", info.SampleRate, "channels", info.Channels, "samples", m.Samples)
-	if err := c.finishEncounter(ctx, id); err != nil {
+	if st, err := c.finishEncounter(ctx, id); err != nil {
 		c.log.Warn("could not queue the imported encounter for its note; the next start will", "encounter", id, "error", err)
 	} else {
-		row.State = string(StateTranscribing)
+		row.State = string(st)
 	}
 	return fromRow(row), nil
 }

@@ -407,10 +407,10 @@ func (r *Recording) End(ctx context.Context) (Encounter, error) {
 	c.log.Info("recording ended", "encounter", r.id, "samples", m.Samples, "clean", len(errs) == 0)
 	if len(errs) == 0 {
 		// Queued now; if this fails, the next start queues it (FinishPending).
-		if err := c.finishEncounter(context.WithoutCancel(ctx), r.id); err != nil {
+		if st, err := c.finishEncounter(context.WithoutCancel(ctx), r.id); err != nil {
 			c.log.Warn("could not queue the encounter for its note; the next start will", "encounter", r.id, "error", err)
 		} else {
-			r.result.State = StateTranscribing
+			r.result.State = st
 		}
 	}
 	return r.result, r.endErr

@@ -242,6 +242,32 @@ func DescribeJob(j Job) string {
 		}
 		in := p.Patient
 		return "Add patient " + PatientName(api.Patient{Id: -int64(j.ID), FirstName: in.FirstName, MiddleName: in.MiddleName, LastName: in.LastName})
+	case kindTranscribeGap:
+		var p gapPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil {
+			return "Transcribe part of a visit (details unreadable)"
+		}
+		return fmt.Sprintf("Transcribe %s–%s of visit %s", clock(samplesDuration(p.Start)), clock(samplesDuration(p.End)), p.Encounter)
+	case kindCreateNote, kindUpdateNote, kindSignNote, kindUnsignNote:
+		var p encounterPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil {
+			return visitJobWords[j.Kind] + " (details unreadable)"
+		}
+		return visitJobWords[j.Kind] + " of visit " + p.Encounter
 	}
 	return j.Kind
+}
+
+var visitJobWords = map[string]string{
+	kindCreateNote: "Draft the note", kindUpdateNote: "Send the edited note",
+	kindSignNote: "Sign the note", kindUnsignNote: "Unsign the note",
+}
+
+// clock writes d as m:ss, or h:mm:ss from an hour.
+func clock(d time.Duration) string {
+	s := int64(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }

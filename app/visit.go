@@ -42,6 +42,15 @@ const maxGap = 10 * time.Minute
 
 func encounterGroup(id string) string { return "encounter:" + id }
 
+// VisitJobs lists the jobs of one visit, in the order they run.
+func (c *Core) VisitJobs(ctx context.Context, id string) ([]Job, error) {
+	row, err := c.lookupEncounter(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.queue.List(ctx, outbox.Filter{Group: encounterGroup(row.ID)})
+}
+
 // encounterPayload names the encounter a job works on; the job reads the
 // rest from the store when it runs, so it always sends the latest.
 type encounterPayload struct {
@@ -76,36 +85,36 @@ func (c *Core) enqueue(ctx context.Context, tx *sql.Tx, encounter, kind, key str
 // transcribe-gap job for each range without final text, then create-note.
 // It is safe to run twice (job keys are fixed), and runs for ended,
 // recovered and imported encounters alike.
-func (c *Core) finishEncounter(ctx context.Context, id string) error {
+func (c *Core) finishEncounter(ctx context.Context, id string) (EncounterState, error) {
 	row, err := c.db.Encounter(ctx, id)
 	if err != nil {
-		return fmt.Errorf("finish encounter: %w", err)
+		return "", fmt.Errorf("finish encounter: %w", err)
 	}
 	if row.State != string(StateEnded) && row.State != string(StateRecovered) {
-		return nil
+		return EncounterState(row.State), nil
 	}
 	m, err := journal.ReadManifest(c.journalDir(row), c.journalOptions())
 	if err != nil {
-		return fmt.Errorf("finish encounter %s: %w", id, err)
+		return "", fmt.Errorf("finish encounter %s: %w", id, err)
 	}
 	covered, err := c.db.Coverage(ctx, id)
 	if err != nil {
-		return fmt.Errorf("finish encounter %s: %w", id, err)
+		return "", fmt.Errorf("finish encounter %s: %w", id, err)
 	}
 	gaps := splitGaps(store.Gaps(covered, m.Samples), int64(maxGap.Seconds())*journal.SampleRate)
 	tx, err := c.db.BeginTx(ctx)
 	if err != nil {
-		return fmt.Errorf("finish encounter %s: %w", id, err)
+		return "", fmt.Errorf("finish encounter %s: %w", id, err)
 	}
 	defer tx.Rollback()
 	for _, g := range gaps {
 		key := fmt.Sprintf("%s:%s:%d-%d", kindTranscribeGap, id, g.Start, g.End)
 		if err := c.enqueue(ctx, tx, id, kindTranscribeGap, key, gapPayload{V: 1, Encounter: id, Start: g.Start, End: g.End}); err != nil {
-			return fmt.Errorf("finish encounter %s: %w", id, err)
+			return "", fmt.Errorf("finish encounter %s: %w", id, err)
 		}
 	}
 	if err := c.enqueue(ctx, tx, id, kindCreateNote, kindCreateNote+":"+id, encounterPayload{V: 1, Encounter: id}); err != nil {
-		return fmt.Errorf("finish encounter %s: %w", id, err)
+		return "", fmt.Errorf("finish encounter %s: %w", id, err)
 	}
 	state := string(StateDrafting)
 	if len(gaps) > 0 {
@@ -113,26 +122,29 @@ func (c *Core) finishEncounter(ctx context.Context, id string) error {
 	}
 	p := store.EncounterPatch{State: &state}
 	if err := c.db.PatchEncounterTx(ctx, tx, id, p); err != nil {
-		return fmt.Errorf("finish encounter %s: %w", id, err)
+		return "", fmt.Errorf("finish encounter %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("finish encounter %s: %w", id, err)
+		return "", fmt.Errorf("finish encounter %s: %w", id, err)
 	}
 	c.queue.Committed()
 	c.log.Info("encounter queued for its note", "encounter", id, "gaps", len(gaps))
-	return nil
+	return EncounterState(state), nil
 }
 
 // stampVisit marks a new encounter with the account it is recorded in
 // and, when the patient agreed, the consent's time and clinician.
 func (c *Core) stampVisit(row *store.Encounter, consent bool) {
+	if consent {
+		row.ConsentAt = time.Now()
+	}
 	s, err := c.current()
 	if err != nil {
 		return // recorded signed out: its jobs run in the next session
 	}
 	row.Scope = s.scope()
 	if consent {
-		row.ConsentAt, row.ConsentBy = time.Now(), s.user.Id
+		row.ConsentBy = s.user.Id
 	}
 }
 
@@ -149,7 +161,8 @@ func (c *Core) FinishPending(ctx context.Context) error {
 		if c.activeRecording(r.ID) != nil {
 			continue
 		}
-		errs = append(errs, c.finishEncounter(ctx, r.ID))
+		_, err := c.finishEncounter(ctx, r.ID)
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -240,7 +253,7 @@ func (c *Core) createNoteJob(ctx context.Context, j outbox.Job) error {
 		}
 		name, err := c.noteName(ctx, s, row, patient)
 		if err != nil {
-			return outbox.Transient(err)
+			return c.jobError(ctx, s, "read the patient", err, "the server no longer has the patient: change the visit's patient, then Retry")
 		}
 		note, err := client.CreateTextNote(ctx, api.TextNote{Name: name, PatientID: patient, Note: text,
 			ModelID: int(row.TemplateID), Context: row.Context}, row.ID)
@@ -281,12 +294,22 @@ func (c *Core) noteName(ctx context.Context, s *session, row store.Encounter, pa
 		if err != nil {
 			return "", err
 		}
-		who = fmt.Sprintf("patient %d", patient)
+		who = ""
 		for _, r := range rows {
 			if r.ID == patient {
 				who = PatientName(fromCache(r))
 				break
 			}
+		}
+		if who == "" {
+			// Not on this computer's roster (a visit for a patient found
+			// on the server only): ask the server.
+			p, err := s.client.Patient(ctx, patient)
+			if err != nil {
+				return "", err
+			}
+			c.cache(ctx, s, []api.Patient{p})
+			who = PatientName(p)
 		}
 	}
 	name := fmt.Sprintf("Visit — %s — %s", who, row.CreatedAt.Local().Format("2 Jan 2006"))
@@ -507,7 +530,7 @@ func (c *Core) setSigned(ctx context.Context, id string, sign bool) error {
 		// Signed before its note was even queued (a crash in between):
 		// queue it first, so the group runs create-note before sign-note.
 		tx.Rollback()
-		if err := c.finishEncounter(ctx, row.ID); err != nil {
+		if _, err := c.finishEncounter(ctx, row.ID); err != nil {
 			return err
 		}
 		return c.setSigned(ctx, id, sign)

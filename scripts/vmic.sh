@@ -19,6 +19,13 @@
 #                                          `arecord -f S16_LE`): when plug converts formats, the file
 #                                          plugin reads the file at the client's frame size and the
 #                                          audio comes out scrambled.
+#   scripts/vmic.sh alsa-out FILE DIR [RATE [CHANNELS [FORMAT]]]
+#                                          write DIR/asound.conf: ALSA's default playback device
+#                                          writes what is played to FILE (raw FORMAT, RATE Hz,
+#                                          CHANNELS; default S16_LE, 16000, 1), converted from
+#                                          whatever the client plays, as fast as it is written (no
+#                                          clock); prints `export ALSA_CONFIG_PATH=…`. Each stream
+#                                          opened truncates FILE (created 0600).
 #
 # Nothing here touches ~/.asoundrc or the system's default source: each
 # ALSA config is a file of its own, selected with ALSA_CONFIG_PATH, and names
@@ -189,6 +196,21 @@ EOF
 	echo "export ALSA_CONFIG_PATH=$dir/asound.conf"
 }
 
+alsa_out() {
+	local out=${1:?output file} dir=${2:?dir} rate=${3:-16000} ch=${4:-1} format=${5:-S16_LE}
+	[[ -d $(dirname "$out") ]] || die "no folder for $out"
+	alsa_header "$dir"
+	# The mirror of alsa-file: plug converts what the client plays into
+	# FORMAT, RATE and CHANNELS (writing, unlike reading, converts correctly,
+	# though a rate change shifts the audio by a few samples); the file
+	# plugin writes it to FILE; null is the clock, that is none.
+	cat >>"$dir/asound.conf" <<EOF
+pcm.!default { type plug slave { pcm "scribe_vmic_out" format $format rate $rate channels $ch } hint { show on description "Scribe virtual speaker (file)" } }
+pcm.scribe_vmic_out { type file slave.pcm "null" file "$out" format "raw" perm 0600 }
+EOF
+	echo "export ALSA_CONFIG_PATH=$dir/asound.conf"
+}
+
 cmd=${1:-}
 shift || true
 case $cmd in
@@ -198,5 +220,6 @@ pulse-down) pulse_down "$@" ;;
 pulse-stop) pulse_stop ;;
 alsa-pulse) alsa_pulse "$@" ;;
 alsa-file) alsa_file "$@" ;;
+alsa-out) alsa_out "$@" ;;
 *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
 esac

@@ -3,11 +3,13 @@ package journal
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // readChunk is the Reader's buffer size: memory stays constant however long
@@ -16,16 +18,20 @@ const readChunk = 64 << 10
 
 // Reader reads a journal's PCM by sample offset, across segments. It sees
 // the journal as it was when opened (for one being written, up to the audio
-// written by then); open another Reader to see more. Safe for concurrent use.
+// written by then); Refresh brings it up to date. Safe for concurrent use.
 type Reader struct {
-	c     config
-	dir   string
-	segs  []Segment
-	total int64
+	c   config
+	dir string
+	// final: the journal was closed when opened, so nothing more can come.
+	final bool
+	// total mirrors the end of segs for lock-free Samples.
+	total atomic.Int64
 
 	mu     sync.Mutex
+	segs   []Segment
 	f      File // the segment last read, kept open for sequential reads
 	fIdx   int
+	live   File // the last segment, kept open by Refresh to watch it grow
 	buf    []byte
 	closed bool
 }
@@ -48,9 +54,9 @@ func OpenReader(dir string, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal reader %s: %w", dir, err)
 	}
-	r := &Reader{c: c, dir: dir, segs: segs, fIdx: -1, buf: make([]byte, readChunk)}
+	r := &Reader{c: c, dir: dir, final: m.Closed, segs: segs, fIdx: -1, buf: make([]byte, readChunk)}
 	if n := len(segs); n > 0 {
-		r.total = segs[n-1].Start + segs[n-1].Samples
+		r.total.Store(segs[n-1].Start + segs[n-1].Samples)
 	}
 	return r, nil
 }
@@ -75,25 +81,197 @@ func scanSegment(st Storage, path string, s *Segment, live bool) error {
 		return err
 	}
 	defer f.Close()
+	if live {
+		n, ready, err := checkLive(f)
+		switch {
+		case err != nil:
+			return err
+		case !ready:
+			return fmt.Errorf("%w: the segment has no WAV header", ErrCorrupt)
+		case n < s.Samples:
+			return fmt.Errorf("%w: file holds %d samples, the manifest %d", ErrCorrupt, n, s.Samples)
+		}
+		s.Samples = n
+		return nil
+	}
 	size, err := f.Size()
 	if err != nil {
 		return err
 	}
-	if live && size >= headerSize {
-		n := (size - headerSize) / bytesPerSample
-		if n < s.Samples {
-			return fmt.Errorf("%w: file holds %d samples, the manifest %d", ErrCorrupt, n, s.Samples)
-		}
-		s.Samples = n
-	}
-	if err := checkSegment(f, size, s.Samples, live); err != nil {
+	if err := checkSegment(f, size, s.Samples, false); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return nil
 }
 
+// checkLive checks a segment the Writer may be appending to and returns the
+// whole samples it holds (a sample half written is left for later). ready
+// is false while the segment is only just created, its header not yet
+// written. The header is read before the size: the Writer rewrites it at
+// each sync with a length already in the file, so read in this order it
+// never claims more audio than the size shows.
+func checkLive(f File) (n int64, ready bool, err error) {
+	h := frozenHeader{File: f}
+	got, err := f.ReadAt(h.h[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, false, fmt.Errorf("read header: %w", err)
+	}
+	switch classifyHeader(h.h[:got]) {
+	case headerBlank:
+		return 0, false, nil
+	case headerForeign:
+		return 0, false, fmt.Errorf("%w: not a journal segment (unexpected WAV header)", ErrCorrupt)
+	}
+	size, err := f.Size()
+	if err != nil {
+		return 0, false, err
+	}
+	n = (size - headerSize) / bytesPerSample
+	if err := checkSegment(&h, size, n, true); err != nil {
+		return 0, false, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return n, true, nil
+}
+
+// frozenHeader is a File whose header reads as the copy in h, so checking
+// it agrees with the size read after the copy was taken.
+type frozenHeader struct {
+	File
+	h [headerSize]byte
+}
+
+func (f *frozenHeader) ReadAt(b []byte, off int64) (int, error) {
+	if off >= headerSize {
+		return f.File.ReadAt(b, off)
+	}
+	n := copy(b, f.h[off:])
+	if n == len(b) {
+		return n, nil
+	}
+	m, err := f.File.ReadAt(b[n:], headerSize)
+	return n + m, err
+}
+
+// Refresh brings a Reader of a journal being written up to date and returns
+// Samples. It looks only at the last segment's length and for segments
+// started since: finished segments are never checked again, so a live
+// reader can afford it for every frame. Like OpenReader it sees the whole
+// samples the Writer has put in the files. A Reader opened on a closed
+// journal has nothing more to see: Refresh returns at once, touching no
+// file (to follow a journal continued by Open, open a new Reader).
+func (r *Reader) Refresh() (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return r.total.Load(), fmt.Errorf("refresh journal %s: %w", r.dir, ErrClosed)
+	}
+	if r.final {
+		return r.total.Load(), nil
+	}
+	if err := r.refresh(); err != nil {
+		return r.total.Load(), fmt.Errorf("refresh journal %s: %w", r.dir, err)
+	}
+	return r.total.Load(), nil
+}
+
+func (r *Reader) refresh() error {
+	for {
+		name := segmentName(len(r.segs) + 1)
+		f, err := r.c.st.OpenRead(filepath.Join(r.dir, name))
+		if isNotExist(err) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", name, err)
+		}
+		started, err := r.follow(f, name)
+		if err != nil || !started {
+			return errors.Join(err, f.Close())
+		}
+	}
+	if len(r.segs) == 0 {
+		return nil
+	}
+	// No later segment was seen, so this one may still grow; one started
+	// since only means the length read here may be short of its final one.
+	_, n, err := r.lastLength()
+	if err != nil {
+		return err
+	}
+	r.setLast(n)
+	return nil
+}
+
+// follow takes up segment name (open as f), found after the last one, as
+// the new last segment, and reports whether it did: not while the Writer
+// has only just created it. The Writer wrote its predecessor's final header,
+// fsynced and closed it before creating it, so that one is sealed here,
+// checked as finished.
+func (r *Reader) follow(f File, name string) (bool, error) {
+	n, ready, err := checkLive(f)
+	if err != nil {
+		return false, fmt.Errorf("segment %s: %w", name, err)
+	}
+	if !ready {
+		return false, nil
+	}
+	if len(r.segs) > 0 {
+		if err := r.seal(); err != nil {
+			return false, err
+		}
+	}
+	start := r.total.Load()
+	r.segs = append(r.segs, Segment{Name: name, Start: start, Samples: n})
+	r.total.Store(start + n)
+	if r.live != nil {
+		if err := r.live.Close(); err != nil {
+			r.c.log.Warn("journal: cannot close a finished segment", "dir", r.dir, "err", err)
+		}
+	}
+	r.live = f
+	return true, nil
+}
+
+// seal reads the last segment's final length and checks it as finished.
+func (r *Reader) seal() error {
+	size, n, err := r.lastLength()
+	if err != nil {
+		return err
+	}
+	if err := checkSegment(r.live, size, n, false); err != nil {
+		return fmt.Errorf("segment %s: %w: %v", r.segs[len(r.segs)-1].Name, ErrCorrupt, err)
+	}
+	r.setLast(n)
+	return nil
+}
+
+// lastLength reads the last segment's file size and the whole samples it
+// holds, opening it the first time (kept open while it is the last).
+func (r *Reader) lastLength() (size, n int64, err error) {
+	s := r.segs[len(r.segs)-1]
+	if r.live == nil {
+		if r.live, err = r.c.st.OpenRead(filepath.Join(r.dir, s.Name)); err != nil {
+			return 0, 0, fmt.Errorf("segment %s: %w", s.Name, err)
+		}
+	}
+	if size, err = r.live.Size(); err != nil {
+		return 0, 0, fmt.Errorf("segment %s: %w", s.Name, err)
+	}
+	n = max(size-headerSize, 0) / bytesPerSample
+	if n < s.Samples {
+		return 0, 0, fmt.Errorf("segment %s: %w: file holds %d samples, %d were read from it before", s.Name, ErrCorrupt, n, s.Samples)
+	}
+	return size, n, nil
+}
+
+func (r *Reader) setLast(n int64) {
+	s := &r.segs[len(r.segs)-1]
+	s.Samples = n
+	r.total.Store(s.Start + n)
+}
+
 // Samples is the number of samples the Reader can read.
-func (r *Reader) Samples() int64 { return r.total }
+func (r *Reader) Samples() int64 { return r.total.Load() }
 
 // ReadAt fills p with the samples starting at offset off, crossing segment
 // boundaries. Like io.ReaderAt, fewer than len(p) samples come with an
@@ -108,7 +286,7 @@ func (r *Reader) ReadAt(p []int16, off int64) (int, error) {
 		return 0, fmt.Errorf("read journal %s: %w", r.dir, ErrClosed)
 	}
 	n := 0
-	for n < len(p) && off < r.total {
+	for n < len(p) && off < r.total.Load() {
 		i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].Start+r.segs[i].Samples > off })
 		s := r.segs[i]
 		count := int(min(int64(len(p)-n), s.Start+s.Samples-off, readChunk/bytesPerSample))
@@ -158,12 +336,15 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.f != nil {
-		err := r.f.Close()
-		r.f = nil
-		if err != nil {
-			return fmt.Errorf("close journal reader %s: %w", r.dir, err)
+	var err error
+	for _, f := range []File{r.f, r.live} {
+		if f != nil {
+			err = errors.Join(err, f.Close())
 		}
+	}
+	r.f, r.live = nil, nil
+	if err != nil {
+		return fmt.Errorf("close journal reader %s: %w", r.dir, err)
 	}
 	return nil
 }
@@ -187,10 +368,11 @@ func Export(ctx context.Context, dir string, w io.WriteSeeker, opts Options) err
 }
 
 func (r *Reader) export(ctx context.Context, w io.Writer) error {
-	if r.total*bytesPerSample > maxDataBytes {
-		return fmt.Errorf("%d samples is more than one WAV file can hold", r.total)
+	total := r.total.Load()
+	if total*bytesPerSample > maxDataBytes {
+		return fmt.Errorf("%d samples is more than one WAV file can hold", total)
 	}
-	h := header(r.total)
+	h := header(total)
 	if _, err := w.Write(h[:]); err != nil {
 		return fmt.Errorf("write header: %w", err)
 	}

@@ -542,14 +542,18 @@ func TestRecordSurvivesKill(t *testing.T) {
 	}
 }
 
-var importedLine = regexp.MustCompile(`^Imported (\d+):(\d\d):(\d\d)\.(\d) of audio from `)
+var (
+	importedLine = regexp.MustCompile(`^Imported (\d+):(\d\d):(\d\d)\.(\d) of audio from `)
+	// queuedLine ends record and import: the visit waits for its note.
+	queuedLine = regexp.MustCompile(`^Encounter (\S+): (transcribing|drafting); the note will be drafted .* — see scribe note show (\S+)$`)
+)
 
 // importFile runs scribe import and returns the new encounter's id.
 func importFile(t *testing.T, profile, file string, args ...string) string {
 	t.Helper()
 	code, out, errOut := scribe(t, "", append([]string{"--profile", profile, "import", file}, args...)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 || !encounterLine.MatchString(lines[0]) || !importedLine.MatchString(lines[1]) {
+	if code != 0 || len(lines) != 3 || !encounterLine.MatchString(lines[0]) || !importedLine.MatchString(lines[1]) || !queuedLine.MatchString(lines[2]) {
 		t.Fatalf("import %s: exit %d\nstdout:\n%s\nstderr:\n%s", file, code, out, errOut)
 	}
 	return encounterLine.FindStringSubmatch(lines[0])[1]
@@ -628,9 +632,11 @@ func TestImportExportEncounters(t *testing.T) {
 		en := list[i]
 		created, err := time.Parse(time.RFC3339Nano, fmt.Sprint(en["created_at"]))
 		ms, isNum := en["duration_ms"].(float64)
-		if en["id"] != wantID || en["state"] != "ended" || en["source"] != "import" || !isNum || ms <= 0 || err != nil ||
+		// Imports are queued for their note at once (no one is signed in
+		// here, so they wait).
+		if en["id"] != wantID || en["state"] != "transcribing" || en["source"] != "import" || !isNum || ms <= 0 || err != nil ||
 			created.Before(before) || created.After(time.Now()) {
-			t.Errorf("encounters --json [%d] = %v; want %s, ended, import, a duration and a creation time", i, en, wantID)
+			t.Errorf("encounters --json [%d] = %v; want %s, transcribing, import, a duration and a creation time", i, en, wantID)
 		}
 	}
 	if list[1]["patient_id"] != float64(4) || list[0]["patient_id"] != nil {
@@ -677,10 +683,17 @@ func TestRecordEndsOnSignal(t *testing.T) {
 			t.Fatalf("scribe record after %v: %v; stderr:\n%s", sig, err, stderrWithoutNoise(rec.stderr.String()))
 		}
 		var ended time.Duration
+		queued := false
 		for _, l := range rest {
 			if m := endedLine.FindStringSubmatch(l); m != nil && m[1] == id {
 				ended = clockOf(m[2:])
 			}
+			if m := queuedLine.FindStringSubmatch(l); m != nil && m[1] == id && m[3] == id && strings.Contains(l, "once you sign in (scribe login)") {
+				queued = true
+			}
+		}
+		if !queued {
+			t.Errorf("after %v: no line saying the signed-out visit waits for its note; output %q", sig, rest)
 		}
 		if ended < reported {
 			t.Errorf("after %v: ended with %s recorded (output %q); it had reported %s", sig, ended, rest, reported)
@@ -689,8 +702,9 @@ func TestRecordEndsOnSignal(t *testing.T) {
 		if strings.Contains(stderr, "Recovered") {
 			t.Errorf("after %v the next command recovered: %q", sig, stderrWithoutNoise(stderr))
 		}
-		if len(list) == 0 || list[0].ID != id || list[0].State != "ended" || list[0].DurationMS != ended.Milliseconds() {
-			t.Errorf("after %v: encounters %+v; want %s ended with %d ms", sig, list, id, ended.Milliseconds())
+		// Ended, and queued for its note at once.
+		if len(list) == 0 || list[0].ID != id || list[0].State != "transcribing" || list[0].DurationMS != ended.Milliseconds() {
+			t.Errorf("after %v: encounters %+v; want %s transcribing with %d ms", sig, list, id, ended.Milliseconds())
 		}
 		wav := filepath.Join(t.TempDir(), "out.wav")
 		if code, _, errOut := scribeEnv(t, mic.scribe, "", "--profile", profile, "export", id, wav); code != 0 {

@@ -121,8 +121,9 @@ func BenchmarkFinalTurnToSink(b *testing.B) {
 }
 
 // BenchmarkJournalSourceLiveFrame measures reading the newest 100 ms frame of an hour-long journal
-// being recorded: each read opens a fresh journal.Reader (a Reader sees the journal as it was when
-// opened), which checks every segment. Live streaming pays this ten times a second.
+// being recorded: each read refreshes the journal.Reader (which looks only at the newest segment)
+// and reads the frame. Live streaming pays this ten times a second. Reopening a Reader per frame,
+// as JournalSource once did, cost 1.6–2.8 ms and 195 kB here, growing with the journal.
 func BenchmarkJournalSourceLiveFrame(b *testing.B) {
 	dir := b.TempDir() + "/journal"
 	w, err := journal.Create(dir, "enc", journalOpts)
@@ -141,6 +142,7 @@ func BenchmarkJournalSourceLiveFrame(b *testing.B) {
 	}
 	defer src.Close()
 	frame := make([]int16, 1600)
+	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()

@@ -80,10 +80,11 @@ func (r *runner) session(ctx context.Context) outcome {
 	defer cancel()
 	conn, resp, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPClient: r.opt.HTTPClient})
 	if err != nil {
+		err = withoutURL(err)
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
 			return outcome{err: fmt.Errorf("%w: %v", ErrTokenRefused, err)}
 		}
-		return outcome{err: fmt.Errorf("connect to live transcription: %w", err)}
+		return outcome{err: fmt.Errorf("connect to live transcription %s: %w", u.Host, err)}
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(readLimit)
@@ -389,4 +390,14 @@ func (s *session) turn(ctx context.Context, m serverMsg) error {
 	s.open = -1
 	s.progress = true
 	return nil
+}
+
+// withoutURL drops the request URL a dial error quotes: its query holds the
+// streaming token, and errors reach the log.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -73,7 +73,6 @@ func (g *Growth) snapshot() (samples int64, ended bool, changed <-chan struct{})
 // a finished one, such as an imported recording (all audio available, ended).
 type JournalSource struct {
 	dir    string
-	opts   journal.Options
 	growth *Growth // nil for a finished journal
 
 	mu     sync.Mutex
@@ -99,11 +98,11 @@ func OpenJournalSource(dir string, opts journal.Options, g *Growth) (*JournalSou
 	if err != nil {
 		return nil, fmt.Errorf("open journal source: %w", err)
 	}
-	return &JournalSource{dir: dir, opts: opts, growth: g, rd: rd}, nil
+	return &JournalSource{dir: dir, growth: g, rd: rd}, nil
 }
 
-// ReadAt reads samples from the journal. A journal.Reader sees the journal as it was when opened,
-// so a read past what it holds opens a fresh one first (only for a growing journal).
+// ReadAt reads samples from the journal. For a growing journal, a read past what the Reader has
+// seen refreshes it first, which looks only at the newest segment (not the whole journal).
 func (s *JournalSource) ReadAt(p []int16, off int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -111,14 +110,8 @@ func (s *JournalSource) ReadAt(p []int16, off int64) (int, error) {
 		return 0, fmt.Errorf("read journal source %s: %w", s.dir, journal.ErrClosed)
 	}
 	if s.growth != nil && off+int64(len(p)) > s.rd.Samples() {
-		rd, err := journal.OpenReader(s.dir, s.opts)
-		if err != nil {
-			return 0, fmt.Errorf("reopen journal: %w", err)
-		}
-		old := s.rd
-		s.rd = rd
-		if err := old.Close(); err != nil {
-			return 0, fmt.Errorf("close journal reader: %w", err)
+		if _, err := s.rd.Refresh(); err != nil {
+			return 0, fmt.Errorf("read journal source: %w", err)
 		}
 	}
 	return s.rd.ReadAt(p, off)
@@ -135,7 +128,20 @@ func (s *JournalSource) Wait(ctx context.Context, have int64) (int64, bool, erro
 	for {
 		n, ended, changed := s.growth.snapshot()
 		if n > have || ended {
-			return n, ended, nil
+			// Report what the Reader can read, not what the Writer counted:
+			// the two can differ for a moment (a segment being rotated), and
+			// the stream reads exactly what Wait reports. The next growth
+			// brings the rest.
+			vis, err := s.visible()
+			if err != nil {
+				return 0, false, err
+			}
+			if ended && vis < n {
+				return vis, false, fmt.Errorf("read journal source: the finished journal holds %d samples, its writer wrote %d", vis, n)
+			}
+			if vis > have || ended {
+				return vis, ended, nil
+			}
 		}
 		select {
 		case <-changed:
@@ -143,6 +149,20 @@ func (s *JournalSource) Wait(ctx context.Context, have int64) (int64, bool, erro
 			return n, false, ctx.Err()
 		}
 	}
+}
+
+// visible brings the Reader up to date and returns how much it can read.
+func (s *JournalSource) visible() (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, fmt.Errorf("read journal source %s: %w", s.dir, journal.ErrClosed)
+	}
+	n, err := s.rd.Refresh()
+	if err != nil {
+		return 0, fmt.Errorf("read journal source: %w", err)
+	}
+	return n, nil
 }
 
 // Close releases the journal.

@@ -51,8 +51,9 @@ Usage:
   scribe notes [--patient ID] [--sort latest|oldest] [--page N] [--per-page N] [--json]
   scribe notes show ID [--json]
   scribe devices [--json]
-  scribe record [--device NAME] [--duration D] [--patient ID]
-  scribe import FILE [--patient ID]
+  scribe record [--device NAME] [--duration D] [--patient ID] [--template ID] [--context TEXT] [--consent]
+  scribe import FILE [--patient ID] [--template ID] [--context TEXT] [--consent]
+  scribe note show|edit|sign|unsign ENCOUNTER [--json]
   scribe export ENCOUNTER OUT.wav
   scribe encounters [--json]
   scribe queue [--state S | --all] [--json]
@@ -67,6 +68,9 @@ Examples:
   scribe login --email you@clinic.example  sign in to Nextvisit (asks for the password)
   scribe patients --search doe
   scribe record --duration 15m             record a visit from the default microphone for 15 minutes
+  scribe record --patient 4 --template 1 --consent
+                                           record a visit with patient 4 for a SOAP note, the transcript printed live
+  scribe note show ENCOUNTER               the visit's status, transcript and drafted note
 `
 
 const globalUsage = `
@@ -96,6 +100,7 @@ var commands = map[string]command{
 	"import":     {importUsage, runImport},
 	"export":     {exportUsage, runExport},
 	"encounters": {encountersUsage, runEncounters},
+	"note":       {noteUsage, runNote},
 	// The outbox: changes kept on this computer until the server takes them.
 	"queue": {queueUsage, runQueue},
 	"sync":  {syncUsage, runSync},

@@ -13,8 +13,12 @@ const encountersUsage = `Usage: scribe encounters [--json] [flags]
 
 Lists the encounters recorded or imported on this computer, newest first. Works offline.
 
+Each encounter's state: recording or paused (under way), ended or recovered (captured, not yet queued
+for its note), transcribing, drafting, ready (the draft is here: scribe note show ID), signed,
+delivered, or needs-attention (one of its jobs needs you: scribe note show ID says why).
+
   --json   print JSON: an array of {"id", "state", "duration_ms", "created_at", "ended_at",
-           "source", "device", "patient_id"}; state is recording, paused, ended or recovered
+           "source", "device", "patient_id", "template_id", "note_id", "signed_at"}; state as above
 ` + globalUsage
 
 // jsonEncounter is an encounter as --json prints it.
@@ -27,6 +31,9 @@ type jsonEncounter struct {
 	Source     string    `json:"source"`
 	Device     string    `json:"device,omitempty"`
 	PatientID  int64     `json:"patient_id,omitempty"`
+	TemplateID int64     `json:"template_id,omitempty"`
+	NoteID     int64     `json:"note_id,omitempty"`
+	SignedAt   time.Time `json:"signed_at,omitzero"`
 }
 
 func runEncounters(ctx context.Context, e *env, args []string) error {
@@ -53,6 +60,7 @@ func runEncounters(ctx context.Context, e *env, args []string) error {
 			out[i] = jsonEncounter{
 				ID: en.ID, State: string(en.State), DurationMS: en.Duration.Milliseconds(),
 				CreatedAt: en.Created.UTC(), EndedAt: en.Ended.UTC(), Source: en.Source, Device: en.Device, PatientID: en.PatientID,
+				TemplateID: en.TemplateID, NoteID: en.NoteID, SignedAt: en.Signed.UTC(),
 			}
 		}
 		return writeJSON(e.stdout, out)

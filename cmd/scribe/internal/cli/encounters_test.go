@@ -17,12 +17,14 @@ func TestRecordingCommandUsage(t *testing.T) {
 	}{
 		{[]string{"record", "--duration", "-5s"}, "scribe: --duration must be positive, e.g. 90s or 15m, not -5s"},
 		{[]string{"record", "--duration", "ten"}, `scribe: invalid value "ten" for flag -duration`},
-		{[]string{"record", "--patient", "-1"}, "scribe: --patient must be a patient id"},
+		{[]string{"record", "--template", "-1"}, "scribe: --template must be a template's id, not -1"},
+		{[]string{"record", "--consent=maybe"}, `scribe: invalid boolean value "maybe" for -consent`},
 		{[]string{"record", "now"}, `scribe: unexpected argument "now"`},
 		{[]string{"devices", "extra"}, `scribe: unexpected argument "extra"`},
 		{[]string{"import"}, "scribe: import needs one audio file"},
 		{[]string{"import", "a.wav", "b.wav"}, "scribe: import needs one audio file"},
-		{[]string{"import", "a.wav", "--patient", "-2"}, "scribe: --patient must be a patient id"},
+		{[]string{"import", "a.wav", "--template", "-2"}, "scribe: --template must be a template's id, not -2"},
+		{[]string{"import", "a.wav", "--patient", "x"}, `scribe: invalid value "x" for flag -patient`},
 		{[]string{"export", "20260122-093012-3fa9c1d2e4b5"}, "scribe: export needs an encounter id and an output file"},
 		{[]string{"encounters", "all"}, `scribe: unexpected argument "all"`},
 	} {
@@ -31,7 +33,7 @@ func TestRecordingCommandUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr:\n%s\nwant exit 2, %q and the usage", tc.args, r.code, r.stderr, tc.want)
 		}
 	}
-	for name, usage := range map[string]string{"devices": devicesUsage, "record": recordUsage, "import": importUsage, "export": exportUsage, "encounters": encountersUsage} {
+	for name, usage := range map[string]string{"devices": devicesUsage, "record": recordUsage, "import": importUsage, "export": exportUsage, "encounters": encountersUsage, "note": noteUsage} {
 		if r := u.run("", "help", name).ok(t); r.stdout != usage {
 			t.Errorf("help %s printed:\n%s", name, r.stdout)
 		}

@@ -166,6 +166,33 @@ func (e *env) signedIn(ctx context.Context) (*profile, error) {
 	return p, nil
 }
 
+// openWithSession opens the profile and starts the stored session if
+// there is one (with --sandbox, signs in as the sample clinician), for
+// commands that work signed out but stream or send when someone is signed
+// in. Signed out or offline is not an error: the work waits on this
+// computer. Any other failure to resume is reported and the command goes
+// on without a session.
+func (e *env) openWithSession(ctx context.Context) (*profile, error) {
+	p, err := e.openLocal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.sandbox != nil {
+		_, err = p.core.SignIn(ctx, p.server, sandbox.SampleEmail, sandbox.SamplePassword)
+	} else {
+		_, err = p.core.Resume(ctx)
+	}
+	switch {
+	case err == nil, errors.Is(err, app.ErrOffline), errors.Is(err, app.ErrSignedOut):
+	case ctx.Err() != nil:
+		p.Close()
+		return nil, ctx.Err()
+	default:
+		fmt.Fprintf(e.stderr, "scribe: %s\nscribe: going on without a session; what this command makes is kept on this computer.\n", app.Explain(err))
+	}
+	return p, nil
+}
+
 // warnOffline tells the user that an answer comes from this computer.
 func (e *env) warnOffline(err error, what string) {
 	fmt.Fprintf(e.stderr, "scribe: %s\nscribe: showing %s kept on this computer.\n", app.Explain(err), what)

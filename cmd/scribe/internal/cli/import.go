@@ -3,21 +3,30 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/nextvisit/scribe/app"
 	"io"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/nextvisit/scribe/app"
 )
 
-const importUsage = `Usage: scribe import FILE [--patient ID] [flags]
+const importUsage = `Usage: scribe import FILE [--patient ID] [--template ID] [--context TEXT] [--consent] [flags]
 
 Imports a recording made elsewhere as an encounter: WAV (8/16/24/32-bit integer or 32-bit float,
 any rate, mono or stereo) or MP3. The audio is kept as 16 kHz mono, like a recording. Prints the
 new encounter's id. A long file shows its progress on stderr. A file that cannot be read leaves
 nothing behind. Works offline.
 
-  --patient ID   the patient the visit is with (see scribe patients)
+The visit is then queued for its note, like a recording: the audio is transcribed and Nextvisit
+drafts the note when scribe sync runs or while the Scribe window is open; scribe note show ID says
+where it stands.
+
+  --patient ID     the patient the visit is with (see scribe patients; a negative id is a patient
+                   added on this computer and not yet on the server)
+  --template ID    the note template's id (default: the server's default template)
+  --context TEXT   what the note should take into account
+  --consent        the patient agreed to be recorded (kept with the visit, with the time and you)
 ` + globalUsage
 
 // Progress of a long import: shown once it has taken progressAfter, then
@@ -31,29 +40,41 @@ const (
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("import", importUsage)
-	patient := fs.Int64("patient", 0, "")
+	var opts app.ImportOptions
+	fs.Int64Var(&opts.PatientID, "patient", 0, "")
+	fs.Int64Var(&opts.TemplateID, "template", 0, "")
+	fs.StringVar(&opts.Context, "context", "", "")
+	fs.BoolVar(&opts.Consent, "consent", false, "")
 	if err := parseFlags(fs, importUsage, args, false); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usageErr(importUsage, "import needs one audio file, e.g. scribe import visit.mp3")
 	}
-	if *patient < 0 {
-		return usageErr(importUsage, "--patient must be a patient id (see scribe patients), not %d", *patient)
+	if opts.TemplateID < 0 {
+		return usageErr(importUsage, "--template must be a template's id, not %d", opts.TemplateID)
 	}
 	file := fs.Arg(0)
-	p, err := e.openLocal(ctx)
+	// The session, if one is stored, is the account the visit belongs to
+	// (and the one its consent is recorded with).
+	p, err := e.openWithSession(ctx)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	pr := newProgress(e.stderr, isTerminalWriter(e.stderr), "Importing "+filepath.Base(file))
-	en, err := p.core.ImportRecording(ctx, file, app.ImportOptions{PatientID: *patient, Progress: pr.update})
+	opts.Progress = pr.update
+	en, err := p.core.ImportRecording(ctx, file, opts)
 	pr.done()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Encounter %s\nImported %s of audio from %s.\n", en.ID, clock(en.Duration, false), file)
+	if opts.Consent {
+		e.checkConsent(ctx, p.core, en.ID)
+	}
+	_, signedIn := p.core.User()
+	fmt.Fprintln(e.stdout, queuedForNote(ctx, p.core, en, signedIn))
 	return nil
 }
 

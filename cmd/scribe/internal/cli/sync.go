@@ -44,6 +44,11 @@ func runSync(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
+	// Visits whose capture ended but whose note was never queued (Scribe
+	// stopped in between) go with this sync.
+	if err := p.core.FinishPending(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "scribe: could not queue a visit for its note: %s\n", app.Explain(err))
+	}
 	before, err := p.core.Jobs(ctx, app.JobFilter{States: unfinished})
 	if err != nil {
 		return err
