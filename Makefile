@@ -61,7 +61,7 @@ FUZZ_TARGETS := ./audio/importer:FuzzImportWAV ./audio/importer:FuzzImportMP3 \
 fuzz: deps-build
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
-	  $(GO) test -tags '$(TAGS)' -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	  $(GO) test -tags '$(TAGS)' -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$${t%%:*}" || exit 1; \
 	done
 
 vet: deps-build
