@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/gordonklaus/portaudio"
+
+	"github.com/nextvisit/scribe/audio/internal/pa"
 )
 
 // PortAudio is the Backend for real microphones. Devices are listed through
@@ -43,52 +45,18 @@ func NewPortAudio(logger *slog.Logger) *PortAudio {
 	return &PortAudio{log: logger}
 }
 
-// pa reference-counts Initialize/Terminate and serialises every call that
-// touches the binding's package state (its device cache is not safe for
-// concurrent use).
-var pa struct {
-	mu    sync.Mutex
-	refs  int
-	quiet sync.Once
-}
-
-// paAcquire initialises PortAudio if nobody holds it. Call with pa.mu held.
-func paAcquire() error {
-	pa.quiet.Do(quietAudioLibs)
-	if pa.refs == 0 {
-		if err := portaudio.Initialize(); err != nil {
-			return fmt.Errorf("start PortAudio: %w", err)
-		}
-	}
-	pa.refs++
-	return nil
-}
-
-// paRelease undoes paAcquire. Call with pa.mu held.
-func paRelease() error {
-	pa.refs--
-	if pa.refs > 0 {
-		return nil
-	}
-	pa.refs = 0
-	if err := portaudio.Terminate(); err != nil {
-		return fmt.Errorf("stop PortAudio: %w", err)
-	}
-	return nil
-}
-
 // Devices lists PortAudio's input devices.
 func (p *PortAudio) Devices(ctx context.Context) ([]Device, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pa.mu.Lock()
-	defer pa.mu.Unlock()
-	if err := paAcquire(); err != nil {
+	pa.Lock()
+	defer pa.Unlock()
+	if err := pa.Acquire(); err != nil {
 		return nil, err
 	}
 	devs, _, err := paInputs()
-	return devs, errors.Join(err, paRelease())
+	return devs, errors.Join(err, pa.Release())
 }
 
 // paInputs lists input devices with the PortAudio infos behind them. Call
@@ -130,14 +98,14 @@ func (p *PortAudio) Open(ctx context.Context, name string, f Format) (Stream, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pa.mu.Lock()
-	defer pa.mu.Unlock()
-	if err := paAcquire(); err != nil {
+	pa.Lock()
+	defer pa.Unlock()
+	if err := pa.Acquire(); err != nil {
 		return nil, err
 	}
 	s, err := p.open(name, f)
 	if err != nil {
-		return nil, errors.Join(err, paRelease())
+		return nil, errors.Join(err, pa.Release())
 	}
 	return s, nil
 }
@@ -268,7 +236,7 @@ func (s *paStream) Counters() Counters {
 }
 
 // Close aborts the stream (input needs no draining), frees the ring and
-// releases PortAudio. pa.mu is not held while the stream closes, so a dead
+// releases PortAudio. the PortAudio lock is not held while the stream closes, so a dead
 // device slow to close does not block opening another; the stream's
 // PortAudio reference keeps PortAudio up meanwhile.
 func (s *paStream) Close() error {
@@ -291,10 +259,10 @@ func (s *paStream) Close() error {
 	s.ring = nil
 	C.scribe_capture_free(s.c)
 	s.c = nil
-	pa.mu.Lock()
-	if err := paRelease(); err != nil {
+	pa.Lock()
+	if err := pa.Release(); err != nil {
 		errs = append(errs, err)
 	}
-	pa.mu.Unlock()
+	pa.Unlock()
 	return errors.Join(errs...)
 }

@@ -12,10 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"unsafe"
 
 	"github.com/nextvisit/scribe/audio/dsp"
+	"github.com/nextvisit/scribe/audio/internal/pa"
 )
 
 // chunkDiv sets the write size: 1/chunkDiv of a second (20 ms). Writes
@@ -27,12 +27,9 @@ const chunkDiv = 50
 // PortAudio's blocking API (Pa_WriteStream), called from Go directly: there
 // is no audio callback to keep out of Go, as capture has.
 //
-// PortAudio is initialised for each Play and terminated after it. PortAudio
-// counts Pa_Initialize calls itself and only the last Pa_Terminate shuts it
-// down, so audio/capture's hold (through the gordonklaus binding) and this
-// package's nest instead of ending each other's streams; neither touches the
-// other's state. This package does not use the binding, whose device cache
-// capture guards with a lock of its own.
+// PortAudio is held for each Play through audio/internal/pa, the lock and
+// count capture shares, so a recording and a playback nest instead of
+// ending each other's streams, and never race on PortAudio's global state.
 type PortAudio struct {
 	log *slog.Logger
 }
@@ -46,10 +43,6 @@ func NewPortAudio(logger *slog.Logger) *PortAudio {
 	}
 	return &PortAudio{log: logger}
 }
-
-// paMu serialises this package's calls on PortAudio's global state
-// (initialise, terminate, device queries, opening and closing streams).
-var paMu sync.Mutex
 
 // output is the stream format a Play uses.
 type output struct {
@@ -66,7 +59,7 @@ func (p *PortAudio) Play(ctx context.Context, src Source, sampleRate int) error 
 }
 
 // playOn is Play with the output format chosen by pick, which is called
-// with PortAudio initialised and paMu held.
+// with PortAudio initialised and the PortAudio lock (audio/internal/pa) held.
 func (p *PortAudio) playOn(ctx context.Context, src Source, sampleRate int, pick func(rate int) (output, error)) error {
 	if src == nil {
 		return errors.New("play: no audio given")
@@ -77,39 +70,31 @@ func (p *PortAudio) playOn(ctx context.Context, src Source, sampleRate int, pick
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	paMu.Lock()
-	if code := C.Pa_Initialize(); code != C.paNoError {
-		paMu.Unlock()
-		return fmt.Errorf("start PortAudio: %w", paErr(code))
+	pa.Lock()
+	if err := pa.Acquire(); err != nil {
+		pa.Unlock()
+		return err
 	}
 	out, err := pick(sampleRate)
 	if err != nil {
-		err = errors.Join(err, terminate())
-		paMu.Unlock()
+		err = errors.Join(err, pa.Release())
+		pa.Unlock()
 		return err
 	}
-	paMu.Unlock()
-	return errors.Join(p.play(ctx, src, sampleRate, out), lockedTerminate())
+	pa.Unlock()
+	return errors.Join(p.play(ctx, src, sampleRate, out), lockedRelease())
 }
 
-// terminate undoes one Pa_Initialize. Call with paMu held.
-func terminate() error {
-	if code := C.Pa_Terminate(); code != C.paNoError {
-		return fmt.Errorf("stop PortAudio: %w", paErr(code))
-	}
-	return nil
-}
-
-func lockedTerminate() error {
-	paMu.Lock()
-	defer paMu.Unlock()
-	return terminate()
+func lockedRelease() error {
+	pa.Lock()
+	defer pa.Unlock()
+	return pa.Release()
 }
 
 // defaultOutput picks the default output device and the format to play
 // rate Hz mono on it: that format itself where the device takes it (no
 // conversion here), else stereo, else the device's own rate (resampled
-// here). Call with PortAudio initialised and paMu held.
+// here). Call with PortAudio initialised and the PortAudio lock (audio/internal/pa) held.
 func defaultOutput(rate int) (output, error) {
 	dev := C.Pa_GetDefaultOutputDevice()
 	if dev == C.paNoDevice {
@@ -148,9 +133,9 @@ func (o output) params() C.PaStreamParameters {
 func (p *PortAudio) play(ctx context.Context, src Source, rate int, out output) (err error) {
 	var s unsafe.Pointer // a PaStream (void) *
 	par := out.params()
-	paMu.Lock()
+	pa.Lock()
 	code := C.Pa_OpenStream(&s, nil, &par, C.double(out.rate), C.paFramesPerBufferUnspecified, C.paNoFlag, nil, nil)
-	paMu.Unlock()
+	pa.Unlock()
 	if code != C.paNoError {
 		return fmt.Errorf("open speaker %q at %d Hz, %d ch: %w", out.name, out.rate, out.channels, paErr(code))
 	}
@@ -165,8 +150,8 @@ func (p *PortAudio) play(ctx context.Context, src Source, rate int, out output) 
 		} else if code := C.Pa_AbortStream(s); code != C.paNoError && code != C.paStreamIsStopped {
 			p.log.Debug("abort PortAudio stream", "device", out.name, "err", paErr(code))
 		}
-		paMu.Lock()
-		defer paMu.Unlock()
+		pa.Lock()
+		defer pa.Unlock()
 		if code := C.Pa_CloseStream(s); code != C.paNoError {
 			err = errors.Join(err, fmt.Errorf("close speaker %q: %w", out.name, paErr(code)))
 		}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package capture
+package pa
 
 // quietAudioLibs has nothing to silence outside Linux.
 func quietAudioLibs() {}
