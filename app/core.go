@@ -198,7 +198,7 @@ func (c *Core) Close() error {
 	c.StopPlayback()
 	err := c.endRecordings()
 	c.http.CloseIdleConnections()
-	return errors.Join(err, c.db.Close())
+	return errors.Join(err, c.queue.Close(), c.db.Close())
 }
 
 // Server is the base URL of the current or last session ("" if none).

@@ -10,6 +10,15 @@
 #   SMOKE_MIN_COLORS  fewest distinct colours the window must show to count as drawn (default 32)
 #   SMOKE_KEYS        key combinations to type into the window before the photograph (xdotool syntax,
 #                     space-separated), e.g. ctrl+5 for the Queue screen
+#   SMOKE_STEPS       steps run after SMOKE_KEYS, space-separated, for photographs of a screen in use:
+#                       click:X,Y      click at X,Y in the window (pixels from its top-left corner)
+#                       key:COMBO      type a key combination (xdotool syntax), e.g. key:ctrl+r
+#                       wait:SECONDS   wait that long (a recording runs; the window never holds still)
+#                       settle         wait until the window holds still, as before the first photograph
+#                       shot:FILE      photograph the window now into FILE (the final one still goes to
+#                                      SMOKE_OUT), e.g. for the Record screen mid-recording
+#   SMOKE_MIC         a WAV file the app's microphone hears, in real time, from just before the window
+#                     opens (a PulseAudio null sink, scripts/vmic.sh): e.g. speech from espeak-ng -w
 #   SMOKE_KEEP=1      keep the temporary folder (profile, logs, screenshots) for a look afterwards
 set -euo pipefail
 
@@ -34,7 +43,8 @@ done
 [[ -x $bin ]] || fail "$bin is not an executable; build it first (make build)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/scribe-smoke.XXXXXX")
-xvfb_pid='' app_pid='' search_pid=''
+xvfb_pid='' app_pid='' search_pid='' mic_pid='' mic_sink=''
+vmic=$(dirname "$0")/vmic.sh
 app_log=$tmp/app.log
 
 # stop sends SIGTERM to a process and waits up to $2 seconds for it to go, then kills it. Returns 1 if it
@@ -53,6 +63,8 @@ cleanup() {
 	# The app first, while its X server is still there to say goodbye to; then the server.
 	stop "$search_pid" 2 || true
 	stop "$app_pid" 10 || true
+	stop "$mic_pid" 2 || true
+	[[ -n $mic_sink ]] && bash "$vmic" pulse-down "$mic_sink" >/dev/null 2>&1 || true
 	stop "$xvfb_pid" 5 || true
 	if [[ ${SMOKE_KEEP:-} == 1 ]]; then
 		say "kept $tmp"
@@ -113,6 +125,21 @@ say "Xvfb ready on $DISPLAY"
 # touches the keyring or settings of whoever runs the test (it falls back to its file store by itself).
 mkdir -p "$tmp/profile" "$tmp/config" "$tmp/cache"
 chmod 700 "$tmp/profile"
+
+# SMOKE_MIC: the app's default microphone is a null sink's monitor, and the file plays into the sink.
+if [[ -n ${SMOKE_MIC:-} ]]; then
+	[[ -r $SMOKE_MIC ]] || fail "SMOKE_MIC=$SMOKE_MIC cannot be read"
+	mic_sink=scribe_smoke_$$
+	while read -r line; do
+		[[ $line == export\ * ]] && export "${line#export }"
+	done < <(bash "$vmic" pulse-up "$mic_sink") || fail "no virtual microphone (scripts/vmic.sh pulse-up)"
+	conf=$(bash "$vmic" alsa-pulse "$mic_sink" "$tmp" | sed -n 's/.*ALSA_CONFIG_PATH=//p')
+	[[ -n $conf ]] || fail "scripts/vmic.sh alsa-pulse gave no ALSA configuration"
+	export ALSA_CONFIG_PATH=$conf PULSE_SOURCE=$mic_sink.monitor
+	bash "$vmic" pulse-play "$mic_sink" "$SMOKE_MIC" >"$tmp/mic.log" 2>&1 &
+	mic_pid=$!
+	say "microphone: $SMOKE_MIC plays into $mic_sink"
+fi
 LANG=en_US.UTF-8 XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=$tmp/cache DBUS_SESSION_BUS_ADDRESS=disabled: \
 	"$bin" --sandbox --profile "$tmp/profile" >"$app_log" 2>&1 &
 app_pid=$!
@@ -179,6 +206,33 @@ if [[ -n ${SMOKE_KEYS:-} ]]; then
 	say "typed $SMOKE_KEYS"
 	settle
 fi
+
+# photograph FILE: the window as it is now, whether or not it holds still.
+photograph() {
+	eval "$(xdotool getwindowgeometry --shell "$wid")" || fail "the Scribe window went away"
+	mkdir -p "$(dirname "$1")"
+	import -window root -crop "${WIDTH}x${HEIGHT}+${X}+${Y}" +repage "$1"
+	say "photographed $1"
+}
+
+for step in ${SMOKE_STEPS:-}; do
+	kill -0 "$app_pid" 2>/dev/null || {
+		app_pid=
+		print_app_log
+		fail "the app exited before step $step"
+	}
+	case $step in
+	click:*)
+		xy=${step#click:}
+		xdotool mousemove --window "$wid" "${xy%,*}" "${xy#*,}" click 1 || fail "could not click at $xy"
+		;;
+	key:*) xdotool windowfocus --sync "$wid" && xdotool key --clearmodifiers "${step#key:}" || fail "could not type ${step#key:}" ;;
+	wait:*) sleep "${step#wait:}" ;; # a recording's length: there is no condition to wait on
+	settle) settle ;;
+	shot:*) photograph "${step#shot:}" ;;
+	*) fail "unknown step $step in SMOKE_STEPS (click:X,Y key:COMBO wait:SECONDS settle shot:FILE)" ;;
+	esac
+done
 
 mkdir -p "$(dirname "$out")"
 cp "$shot" "$out"

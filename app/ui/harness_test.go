@@ -62,7 +62,8 @@ type harness struct {
 	shell   *Shell
 	q       *uiQueue
 	sandbox *sandbox.Server
-	url     string // the sandbox's API base URL
+	url     string  // the sandbox's API base URL
+	link    *outage // the network switch, when the harness has one
 }
 
 const waitTimeout = 20 * time.Second

@@ -144,13 +144,30 @@ func (m *mainWindow) menu() *fyne.MainMenu {
 		fyne.NewMenu("Account", signOut),
 		fyne.NewMenu("Go", goItems...),
 		fyne.NewMenu("Recording", m.record.menuItems()...),
+		fyne.NewMenu("Note", m.noteMenuItems()...),
 	)
 }
 
+// signKey signs the note open in the Note screen (after the confirmation).
+var signKey = &desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}
+
+func (m *mainWindow) noteMenuItems() []*fyne.MenuItem {
+	sign := fyne.NewMenuItem("Sign…", func() {
+		if m.current == navNotes && m.notes.visit.open {
+			m.notes.visit.onSign()
+		}
+	})
+	sign.Icon, sign.Shortcut = theme.ConfirmIcon(), signKey
+	return []*fyne.MenuItem{sign}
+}
+
 // closed ends what the window started: an open recording is ended so its
-// journal closes cleanly, then all other work is cancelled.
+// journal closes cleanly, a note's pending edit is saved, then all other
+// work is cancelled.
 func (m *mainWindow) closed() {
 	m.record.closing()
+	// An edit of a note still waiting for its debounced save is saved now.
+	m.notes.visit.flush()
 	m.cancel()
 }
 
@@ -191,6 +208,12 @@ func (m *mainWindow) onKey(k *fyne.KeyEvent) {
 	if k.Name == fyne.KeyEscape && m.escape != nil {
 		m.escape()
 	}
+}
+
+// openVisit shows the Note screen of encounter id, in the Notes screen.
+func (m *mainWindow) openVisit(id string) {
+	m.showScreen(navNotes)
+	m.notes.openVisit(id)
 }
 
 // setStatus writes msg on the status line at the foot of the window.

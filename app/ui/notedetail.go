@@ -153,13 +153,17 @@ func (d *noteDetail) fill(note api.ProgressNote) {
 	}
 }
 
-// formatCodes lists the note's billing codes and screeners, one per line.
+// formatCodes lists the note's billing codes (with the model's confidence,
+// where given) and screeners, one per line.
 func formatCodes(note api.ProgressNote) string {
 	var b strings.Builder
 	line := func(kind string, c api.Code) {
 		fmt.Fprintf(&b, "%s %s", kind, c.Code)
 		if c.Description != nil && *c.Description != "" {
 			fmt.Fprintf(&b, " — %s", *c.Description)
+		}
+		if c.Confidence != nil {
+			fmt.Fprintf(&b, " (confidence %.0f %%)", *c.Confidence*100)
 		}
 		b.WriteByte('\n')
 	}

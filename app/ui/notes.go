@@ -23,8 +23,10 @@ const (
 	sortOldest  = "Oldest first"
 )
 
-// notesScreen lists progress notes, filtered by patient and sorted, and
-// opens one in a detail view.
+// notesScreen lists progress notes, filtered by patient and sorted: first
+// the visits kept on this computer (including those whose note is still
+// queued), then the server's other notes. A visit opens in the Note screen
+// (visitView), a server note in a read-only detail view.
 type notesScreen struct {
 	m *mainWindow
 
@@ -39,9 +41,11 @@ type notesScreen struct {
 	listArea *fyne.Container
 	listView fyne.CanvasObject
 	detail   *noteDetail
-	box      *fyne.Container // listView or detail.box
+	visit    *visitView
+	box      *fyne.Container // listView, detail.box or visit.box
 
-	items  []api.ProgressNote
+	local  []app.Visit        // on page 1: the visits on this computer
+	items  []api.ProgressNote // the server's notes that are not one of those
 	filter app.NoteFilter
 	loaded bool
 	req    inflight
@@ -81,6 +85,7 @@ func newNotesScreen(m *mainWindow) *notesScreen {
 	n.listView = container.NewBorder(top, container.NewCenter(n.pager.box), nil, nil, n.listArea)
 
 	n.detail = newNoteDetail(n)
+	n.visit = newVisitView(n)
 	n.box = container.NewStack(n.listView)
 	return n
 }
@@ -89,10 +94,16 @@ func (n *notesScreen) view() fyne.CanvasObject { return n.box }
 
 func (n *notesScreen) shown() {
 	n.patient.load()
-	if !n.loaded && n.req.cancel == nil {
+	// Visits end and change while the screen is away; the list is read
+	// again each time it comes into view.
+	if n.req.cancel == nil {
 		n.load()
 	}
-	if n.detail.open {
+	switch {
+	case n.visit.open:
+		n.m.escape = n.closeVisit
+		n.visit.resume()
+	case n.detail.open:
 		n.m.escape = n.closeDetail
 	}
 }
@@ -100,6 +111,9 @@ func (n *notesScreen) shown() {
 func (n *notesScreen) hidden() {
 	n.patient.stop()
 	n.detail.req.stop()
+	if n.visit.open {
+		n.visit.pause()
+	}
 	if n.req.cancel != nil {
 		n.req.stop()
 		n.setLoading(false)
@@ -110,6 +124,7 @@ func (n *notesScreen) hidden() {
 // showPatient switches to this screen filtered to p's notes.
 func (n *notesScreen) showPatient(p api.Patient) {
 	n.closeDetail()
+	n.closeVisit()
 	n.patient.set(p) // reloads through onPatient
 	n.m.showScreen(navNotes)
 }
@@ -148,29 +163,35 @@ func (n *notesScreen) load() {
 	ctx := n.req.start(n.m.ctx)
 	n.setLoading(true)
 	core, f := n.m.shell.core, n.filter
-	run(n.m.shell.b, ctx, func(ctx context.Context) (api.Page[api.ProgressNote], error) {
-		return core.Notes(ctx, f)
+	run(n.m.shell.b, ctx, func(ctx context.Context) (app.NotesPage, error) {
+		return core.NotesWithLocal(ctx, f)
 	}, n.onLoaded)
 }
 
-func (n *notesScreen) onLoaded(pg api.Page[api.ProgressNote], err error) {
+func (n *notesScreen) onLoaded(pg app.NotesPage, err error) {
 	n.req.stop()
 	n.setLoading(false)
-	if err != nil {
+	if err != nil && !pg.Offline {
 		n.failure.show(n.m.explain(err))
 		n.listArea.Hide()
 		return
 	}
+	if err != nil {
+		// Offline: the visits on this computer are all there is; they are
+		// listed, with why the server's notes are missing.
+		n.failure.show(app.Explain(err))
+	}
 	n.loaded = true
-	n.items = pg.Items
-	n.pager.set(pg.Meta)
+	n.local = pg.Local
+	n.items = pg.Server.Items
+	n.pager.set(pg.Server.Meta)
 	n.filter.Page = n.pager.page
 	n.list.UnselectAll()
 	n.list.Refresh()
 	n.list.ScrollToTop()
 	n.listArea.Show()
 	switch {
-	case len(n.items) > 0:
+	case len(n.items)+len(n.local) > 0:
 		n.empty.Hide()
 	case n.filter.PatientID != 0:
 		n.empty.SetText("No notes for this patient yet.")
@@ -187,7 +208,7 @@ func (n *notesScreen) setLoading(on bool) {
 	enable(n.refresh, !on)
 }
 
-func (n *notesScreen) length() int { return len(n.items) }
+func (n *notesScreen) length() int { return len(n.local) + len(n.items) }
 
 func (n *notesScreen) createRow() fyne.CanvasObject {
 	name := widget.NewLabel("")
@@ -198,8 +219,20 @@ func (n *notesScreen) createRow() fyne.CanvasObject {
 }
 
 func (n *notesScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
-	note := n.items[id]
 	cells := o.(*fyne.Container).Objects
+	if id < len(n.local) {
+		v := n.local[id]
+		cells[0].(*widget.Label).SetText(visitTitle(v))
+		cells[1].(*widget.Label).SetText(visitPatient(v))
+		cells[2].(*widget.Label).SetText(formatTime(v.Created))
+		setVisitChip(cells[3].(*widget.Label), v.Status)
+		return
+	}
+	id -= len(n.local)
+	if id >= len(n.items) {
+		return
+	}
+	note := n.items[id]
 	cells[0].(*widget.Label).SetText(note.Name)
 	cells[1].(*widget.Label).SetText(notePatient(note))
 	cells[2].(*widget.Label).SetText(formatTime(note.CreatedAt))
@@ -208,12 +241,37 @@ func (n *notesScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 
 func (n *notesScreen) onSelected(id widget.ListItemID) {
 	n.list.Unselect(id)
-	if id < len(n.items) {
-		n.openDetail(n.items[id])
+	switch {
+	case id < len(n.local):
+		n.openVisit(n.local[id].ID)
+	case id-len(n.local) < len(n.items):
+		n.openDetail(n.items[id-len(n.local)])
 	}
 }
 
+// openVisit shows the Note screen of encounter id.
+func (n *notesScreen) openVisit(id string) {
+	n.closeDetail()
+	n.visit.show(id)
+	n.box.Objects = []fyne.CanvasObject{n.visit.box}
+	n.box.Refresh()
+	n.m.escape = n.closeVisit
+}
+
+// closeVisit goes back to the list, read again for the visit's new status.
+func (n *notesScreen) closeVisit() {
+	if !n.visit.open {
+		return
+	}
+	n.visit.close()
+	n.box.Objects = []fyne.CanvasObject{n.listView}
+	n.box.Refresh()
+	n.m.escape = nil
+	n.load()
+}
+
 func (n *notesScreen) openDetail(note api.ProgressNote) {
+	n.closeVisit()
 	n.detail.show(note)
 	n.box.Objects = []fyne.CanvasObject{n.detail.box}
 	n.box.Refresh()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +47,18 @@ var (
 	endKey    = &desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault}
 )
 
+// recentTemplatesKey is the Preferences key holding the ids of the templates
+// used most recently, newest first; the template picker offers them first.
+// The app keeps no such list, and it is a matter of this computer's habits.
+const recentTemplatesKey = "recent-templates"
+
+// recentTemplates is how many recently used templates are remembered.
+const recentTemplates = 5
+
+// consentText is the consent checkbox: Record stays off until it is ticked,
+// and it is unticked again for each new visit.
+const consentText = "The patient agreed to be recorded"
+
 // clipClear is how long (in journal samples) the input must stay below
 // clipping before the clipping warning goes: capture reports clipping but
 // not its end.
@@ -77,9 +91,13 @@ type recordScreen struct {
 	templateInfo *widget.Label
 	loading      *widget.ProgressBarInfinite
 	failure      *errorPanel
-	templates    []api.Template
+	templates    []api.Template // in the order offered: recently used first
 	loaded       bool
 	req          inflight
+
+	// What the note should take into account, and consent.
+	context *widget.Entry
+	consent *widget.Check
 
 	// Recording.
 	record, pause, resume, end *widget.Button
@@ -88,6 +106,7 @@ type recordScreen struct {
 	meter                      *levelMeter
 	problem                    *widget.Label
 	warnings                   *warningList
+	transcript                 *liveTranscript
 
 	// After End (or an import): what was saved, and what to do with it.
 	summary     *fyne.Container
@@ -127,10 +146,16 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 	r.template.Disable()
 	r.templateInfo = widget.NewLabel("")
 	r.templateInfo.Wrapping = fyne.TextWrapWord
+	r.templateInfo.Hide() // an empty wrapping label still takes a line
 	r.loading = widget.NewProgressBarInfinite()
 	r.loading.Stop()
 	r.loading.Hide()
 	r.failure = newErrorPanel(r.load)
+	r.context = widget.NewMultiLineEntry()
+	r.context.SetPlaceHolder("Optional: anything the note should take into account")
+	r.context.Wrapping = fyne.TextWrapWord
+	r.context.SetMinRowsVisible(3)
+	r.consent = widget.NewCheck(consentText, func(bool) { r.onConsent() })
 
 	r.record = widget.NewButtonWithIcon("Record", theme.MediaRecordIcon(), r.onRecord)
 	r.record.Importance = widget.HighImportance
@@ -143,6 +168,7 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 	r.meter = newLevelMeter()
 	r.problem = errorLabel()
 	r.warnings = newWarningList()
+	r.transcript = newLiveTranscript()
 
 	r.summaryText = widget.NewLabel("")
 	r.summaryText.Wrapping = fyne.TextWrapWord
@@ -166,18 +192,25 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 		widget.NewLabel("Microphone"), container.NewVBox(r.device, r.noMic.box),
 		widget.NewLabel("Patient"), container.NewVBox(r.patient.entry, r.chosen),
 		widget.NewLabel("Template"), container.NewVBox(r.template, r.templateInfo),
+		widget.NewLabel("Context"), r.context,
+		widget.NewLabel("Consent"), r.consent,
 	)
 	controls := container.NewHBox(r.record, r.pause, r.resume, r.end, r.stateLabel, layout.NewSpacer(), r.elapsed)
 	keys := widget.NewLabel(fmt.Sprintf("%s record · %s pause or resume · %s end",
 		keyName(recordKey), keyName(pauseKey), keyName(endKey)))
 	keys.Importance = widget.LowImportance
 	keys.SizeName = theme.SizeNameCaptionText
-	r.box = container.NewVScroll(container.NewVBox(
+	left := container.NewVScroll(container.NewVBox(
 		heading("Record a visit"), form, r.loading, r.failure.box, widget.NewSeparator(),
 		controls, r.meter, keys, r.problem, r.warnings.box, r.summary,
 		widget.NewSeparator(),
 		container.NewHBox(r.importBtn), r.importing, r.importMsg,
 	))
+	// The transcript takes the full height beside the controls: it is what
+	// the clinician glances at while talking.
+	split := container.NewHSplit(left, container.NewPadded(r.transcript.box))
+	split.Offset = 0.55
+	r.box = split
 	r.setState(recIdle)
 	return r
 }
@@ -340,16 +373,82 @@ func (r *recordScreen) onLoaded(ts []api.Template, err error) {
 		return
 	}
 	r.loaded = true
-	r.templates = ts
+	r.templates = recentFirst(ts, r.recentTemplates())
+	ts = r.templates
 	names := make([]string, len(ts))
 	for i, t := range ts {
 		names[i] = t.Name
 	}
 	r.template.SetOptions(names)
-	enable(r.template, len(ts) > 0)
+	r.syncControls() // the picker is on only when there are templates and nothing is recording
 	if len(ts) == 0 {
-		r.templateInfo.SetText("This account has no templates yet.")
+		r.setTemplateInfo("This account has no templates yet.")
+		return
 	}
+	// The template used last is the likeliest this time too.
+	if recent := r.recentTemplates(); r.template.SelectedIndex() < 0 && len(recent) > 0 && ts[0].Id == recent[0] {
+		r.template.SetSelectedIndex(0)
+	}
+}
+
+// recentTemplates are the ids of the templates used most recently on this
+// computer, newest first.
+func (r *recordScreen) recentTemplates() []int64 {
+	var ids []int64
+	for _, s := range r.m.shell.fa.Preferences().StringList(recentTemplatesKey) {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil && id > 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// usedTemplate puts id at the front of the recently used templates.
+func (r *recordScreen) usedTemplate(id int64) {
+	if id <= 0 {
+		return
+	}
+	list := []string{strconv.FormatInt(id, 10)}
+	for _, old := range r.recentTemplates() {
+		if old != id && len(list) < recentTemplates {
+			list = append(list, strconv.FormatInt(old, 10))
+		}
+	}
+	r.m.shell.fa.Preferences().SetStringList(recentTemplatesKey, list)
+}
+
+// recentFirst orders ts with the recently used ones first (most recent
+// first), then the rest in the server's order.
+func recentFirst(ts []api.Template, recent []int64) []api.Template {
+	out := make([]api.Template, 0, len(ts))
+	for _, id := range recent {
+		if i := slices.IndexFunc(ts, func(t api.Template) bool { return t.Id == id }); i >= 0 {
+			out = append(out, ts[i])
+		}
+	}
+	for _, t := range ts {
+		if !slices.Contains(recent, t.Id) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// chosenTemplate is the id of the template in the picker (0: the server's
+// default).
+func (r *recordScreen) chosenTemplate() int64 {
+	i := r.template.SelectedIndex()
+	if i < 0 || i >= len(r.templates) {
+		return 0
+	}
+	return r.templates[i].Id
+}
+
+func (r *recordScreen) onConsent() {
+	if r.consent.Checked && strings.HasPrefix(r.problem.Text, "Tick ") {
+		r.setProblem("")
+	}
+	r.syncControls()
 }
 
 func (r *recordScreen) setLoading(on bool) {
@@ -361,7 +460,7 @@ func (r *recordScreen) setLoading(on bool) {
 func (r *recordScreen) onTemplate(string) {
 	i := r.template.SelectedIndex()
 	if i < 0 || i >= len(r.templates) {
-		r.templateInfo.SetText("")
+		r.setTemplateInfo("")
 		return
 	}
 	t := r.templates[i]
@@ -371,7 +470,12 @@ func (r *recordScreen) onTemplate(string) {
 	if s := deref(t.Sections, nil); info == "" && len(s) > 0 {
 		info = "Sections: " + strings.Join(s, ", ") + "."
 	}
-	r.templateInfo.SetText(info)
+	r.setTemplateInfo(info)
+}
+
+func (r *recordScreen) setTemplateInfo(text string) {
+	r.templateInfo.SetText(text)
+	visible(r.templateInfo, text != "")
 }
 
 // --- recording --------------------------------------------------------------
@@ -381,17 +485,28 @@ func (r *recordScreen) onRecord() {
 	if (r.state != recIdle && r.state != recEnded) || r.busy || len(r.devices) == 0 {
 		return
 	}
+	if !r.consent.Checked {
+		// Only the shortcut gets here: the button is off until it is ticked.
+		r.setProblem("Tick “" + consentText + "” first: a visit is recorded only with the patient's consent.")
+		return
+	}
 	r.onNewRecording()
 	r.setProblem("")
 	r.setState(recStarting)
 	core := r.m.shell.core
-	opts := app.RecordOptions{Device: r.chosenDevice(), PatientID: r.patient.chosen}
+	opts := app.RecordOptions{Device: r.chosenDevice(), PatientID: r.patient.chosen,
+		TemplateID: r.chosenTemplate(), Context: strings.TrimSpace(r.context.Text), Consent: true}
 	// The recording outlives this request: it runs until End, whatever
 	// happens to the window meanwhile (onStarted ends it if the window has
 	// gone), so neither the start nor its answer may be cancelled.
 	run(r.m.shell.b, context.WithoutCancel(r.m.ctx), func(ctx context.Context) (*app.Recording, error) {
 		return core.StartRecording(ctx, opts)
-	}, r.onStarted)
+	}, func(rec *app.Recording, err error) {
+		r.onStarted(rec, err)
+		if err == nil {
+			r.usedTemplate(opts.TemplateID)
+		}
+	})
 }
 
 func (r *recordScreen) onStarted(rec *app.Recording, err error) {
@@ -411,12 +526,13 @@ func (r *recordScreen) onStarted(rec *app.Recording, err error) {
 	r.clip = 0
 	r.warnings.clear()
 	r.meter.reset()
+	r.transcript.reset()
 	r.elapsed.SetText(clock(0))
 	r.setState(recRecording)
 	r.listen(r.life.start(r.m.ctx), rec)
 }
 
-// listen follows rec's levels and warnings until ctx ends. Levels reach the
+// listen follows rec's levels, warnings and live transcript until ctx ends. Levels reach the
 // meter through a levelFeed (at most one redraw per frame); each warning
 // is handed to the UI goroutine as it comes.
 func (r *recordScreen) listen(ctx context.Context, rec *app.Recording) {
@@ -424,6 +540,11 @@ func (r *recordScreen) listen(ctx context.Context, rec *app.Recording) {
 	feed := newLevelFeed(b, func(l dsp.Level, fresh bool) {
 		if r.rec == rec {
 			r.onFrame(l, fresh)
+		}
+	})
+	followLive(ctx, b, rec.Live(), func(u app.LiveUpdate) {
+		if r.rec == rec {
+			r.transcript.apply(u)
 		}
 	})
 	levels, events := rec.Levels(), rec.Events()
@@ -543,6 +664,12 @@ func (r *recordScreen) onEnd() {
 		r.meter.reset()
 		r.elapsed.SetText(clock(e.Duration))
 		r.showSummary(e, "Recording saved on this computer.")
+		// The next visit needs its own consent and context.
+		r.consent.SetChecked(false)
+		r.context.SetText("")
+		// What the clinician wants next is the note: it is drafted there
+		// as soon as the transcript is complete.
+		r.m.openVisit(e.ID)
 	})
 }
 
@@ -587,6 +714,7 @@ func (r *recordScreen) onNewRecording() {
 	r.summary.Hide()
 	r.warnings.clear()
 	r.meter.reset()
+	r.transcript.reset()
 	r.elapsed.SetText(clock(0))
 	r.setProblem("")
 	r.setState(recIdle)
@@ -636,10 +764,12 @@ func (r *recordScreen) importFile(path string, err error) {
 	r.importing.Start()
 	r.setState(recImporting)
 	core := r.m.shell.core
-	patient := r.patient.chosen
+	patient, template, consent := r.patient.chosen, r.chosenTemplate(), r.consent.Checked
+	about := strings.TrimSpace(r.context.Text)
 	ctx := r.importReq.start(r.m.ctx)
 	run(r.m.shell.b, ctx, func(ctx context.Context) (app.Encounter, error) {
-		return core.ImportRecording(ctx, path, app.ImportOptions{PatientID: patient})
+		return core.ImportRecording(ctx, path, app.ImportOptions{PatientID: patient, TemplateID: template,
+			Context: about, Consent: consent})
 	}, func(e app.Encounter, err error) {
 		r.importReq.stop()
 		r.importing.Stop()
@@ -670,7 +800,7 @@ func (r *recordScreen) setState(s recState) {
 	case recPaused:
 		r.stateLabel.SetText("Paused · encounter " + r.rec.ID())
 	case recEnding:
-		r.stateLabel.SetText("Saving…")
+		r.stateLabel.SetText("Finishing the transcript…")
 	case recEnded:
 		r.stateLabel.SetText("Ended · encounter " + r.last.ID)
 	case recImporting:
@@ -685,7 +815,7 @@ func (r *recordScreen) setState(s recState) {
 func (r *recordScreen) syncControls() {
 	s := r.state
 	open := s == recRecording || s == recPaused
-	enable(r.record, (s == recIdle || s == recEnded) && len(r.devices) > 0 && !r.busy)
+	enable(r.record, (s == recIdle || s == recEnded) && len(r.devices) > 0 && !r.busy && r.consent.Checked)
 	visible(r.record, !open && s != recEnding)
 	visible(r.pause, s == recRecording)
 	visible(r.resume, s == recPaused)
@@ -695,6 +825,9 @@ func (r *recordScreen) syncControls() {
 	enable(r.end, open && !r.busy)
 	enable(r.device, (s == recIdle || s == recEnded) && len(r.devices) > 0)
 	enable(r.patient.entry, s == recIdle || s == recEnded)
+	enable(r.template, (s == recIdle || s == recEnded) && len(r.templates) > 0)
+	enable(r.context, s == recIdle || s == recEnded)
+	enable(r.consent, s == recIdle || s == recEnded)
 	enable(r.importBtn, s == recIdle || s == recEnded)
 }
 

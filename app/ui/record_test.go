@@ -30,10 +30,20 @@ func waitForState(h *harness, r *recordScreen, what string, s recState) {
 }
 
 // waitForMicrophones waits until the Record screen has listed the
-// microphones and offers Record.
+// microphones, ticks the consent box as the clinician would, and waits
+// until it offers Record.
 func waitForMicrophones(h *harness, r *recordScreen) {
 	h.t.Helper()
-	h.waitFor("the microphone list", func() bool { return r.devLoaded && !r.record.Disabled() })
+	h.waitFor("the microphone list", func() bool { return r.devLoaded && len(r.devices) > 0 })
+	giveConsent(r)
+	h.waitFor("Record to be offered", func() bool { return !r.record.Disabled() })
+}
+
+// giveConsent ticks "The patient agreed to be recorded".
+func giveConsent(r *recordScreen) {
+	if !r.consent.Checked {
+		test.Tap(r.consent)
+	}
 }
 
 func TestRecordPauseResumeEnd(t *testing.T) {
@@ -123,8 +133,16 @@ func TestRecordPauseResumeEnd(t *testing.T) {
 	if r.summaryText.Text != want || r.elapsed.Text != clock(e.Duration) {
 		t.Errorf("summary %q, clock %q; want %q", r.summaryText.Text, r.elapsed.Text, want)
 	}
-	if r.rec != nil || r.end.Visible() || r.record.Disabled() {
-		t.Error("after End the next recording can start and nothing is open")
+	if r.rec != nil || r.end.Visible() {
+		t.Error("after End nothing should be open")
+	}
+	// The next visit needs the patient's consent again.
+	if r.consent.Checked || !r.record.Disabled() {
+		t.Errorf("after End: consent still ticked %v, Record on %v", r.consent.Checked, !r.record.Disabled())
+	}
+	giveConsent(r)
+	if r.record.Disabled() {
+		t.Error("with consent given again, the next recording can start")
 	}
 
 	// Export… writes the visit as one WAV where the clinician chose.
@@ -190,7 +208,17 @@ func TestRecordShortcutsWorkWhileTyping(t *testing.T) {
 	if r.state != recEnded {
 		t.Errorf("Ctrl+P / Ctrl+E with nothing open changed the state to %d", r.state)
 	}
-	// After an end, Ctrl+R starts the next visit.
+	// After an end, Ctrl+R starts the next visit, once the patient agreed:
+	// without consent it only says so.
+	pressShortcut(t, m.win, recordKey)
+	h.q.drain()
+	if r.state != recEnded || !strings.Contains(r.problem.Text, consentText) || !r.problem.Visible() {
+		t.Errorf("Ctrl+R without consent: state %d, message %q", r.state, r.problem.Text)
+	}
+	giveConsent(r)
+	if r.problem.Visible() {
+		t.Errorf("ticking consent should take the message away; it says %q", r.problem.Text)
+	}
 	pressShortcut(t, m.win, recordKey)
 	waitForState(h, r, "the second recording", recRecording)
 	if r.rec.ID() == first {

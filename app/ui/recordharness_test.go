@@ -28,6 +28,9 @@ type recordSetup struct {
 	profile string
 	// audio is the core's microphone backend; nil is PortAudio.
 	audio capture.Backend
+	// outage puts the sandbox behind a switch (h.link) that takes the
+	// network down and brings it back.
+	outage bool
 }
 
 // newRecordHarness is newHarness for recording: signed in, with the
@@ -41,8 +44,14 @@ func newRecordHarness(t *testing.T, rs recordSetup) (*harness, *pickedFiles) {
 		t.Fatalf("sandbox: %v", err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	url, err := sb.Start(ctx, "127.0.0.1:0")
-	if err != nil {
+	var url string
+	var link *outage
+	if rs.outage {
+		link = &outage{t: t, h: sb.Handler(), addr: "127.0.0.1:0"}
+		link.up()
+		t.Cleanup(link.down)
+		url = "http://" + link.addr + "/api"
+	} else if url, err = sb.Start(ctx, "127.0.0.1:0"); err != nil {
 		t.Fatalf("start sandbox: %v", err)
 	}
 	profile := rs.profile
@@ -67,7 +76,7 @@ func newRecordHarness(t *testing.T, rs recordSetup) (*harness, *pickedFiles) {
 	}
 	fa := test.NewTempApp(t)
 	q := newUIQueue()
-	h := &harness{t: t, fa: fa, core: core, q: q, sandbox: sb, url: url}
+	h := &harness{t: t, fa: fa, core: core, q: q, sandbox: sb, url: url, link: link}
 	h.shell = newShell(fa, core, Options{}, q.post)
 	t.Cleanup(h.shell.stop)
 	h.shell.show()

@@ -123,20 +123,8 @@ func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 	return j, nil
 }
 
-// claim leases the oldest runnable job at the head of its group: the first
-// unfinished job of the group, queued and due, or running with an expired
-// lease (its worker died). One UPDATE … RETURNING in a BEGIN IMMEDIATE
-// transaction (the store's DSN sets _txlock=immediate), so two workers or
-// processes never claim the same job.
-func (q *Queue) claim(ctx context.Context, owner string) (Job, bool, error) {
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
-	}
-	defer tx.Rollback()
-	now := q.opt.Now()
-	lease := fmt.Sprintf("%s#%d", owner, q.seq.Add(1))
-	j, err := scanJob(tx.QueryRowContext(ctx, `
+// claimQuery leases the oldest runnable head of a group (see claim).
+const claimQuery = `
 		UPDATE jobs SET state = 'running', attempts = attempts + 1,
 			lease_until = ?1, lease_owner = ?2, updated_at = ?3
 		WHERE id = (
@@ -148,8 +136,28 @@ func (q *Queue) claim(ctx context.Context, owner string) (Job, bool, error) {
 				WHERE p.group_key = j.group_key AND p.id < j.id
 				AND p.state IN ('queued', 'running', 'needs-attention'))
 			ORDER BY j.id LIMIT 1)
-		RETURNING `+jobColumns,
-		ms(now.Add(q.opt.Lease)), lease, ms(now)))
+		RETURNING ` + jobColumns
+
+// claim leases the oldest runnable job at the head of its group: the first
+// unfinished job of the group, queued and due, or running with an expired
+// lease (its worker died). One UPDATE … RETURNING in a BEGIN IMMEDIATE
+// transaction (the store's DSN sets _txlock=immediate), so two workers or
+// processes never claim the same job.
+func (q *Queue) claim(ctx context.Context, owner string) (Job, bool, error) {
+	// Prepared before the transaction takes a connection: preparing needs
+	// one too, and a pool of one would wait on itself.
+	st, err := q.stmt(ctx, claimQuery)
+	if err != nil {
+		return Job{}, false, fmt.Errorf("claim job: %w", err)
+	}
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Job{}, false, fmt.Errorf("claim job: %w", store.DiskError(err))
+	}
+	defer tx.Rollback()
+	now := q.opt.Now()
+	lease := fmt.Sprintf("%s#%d", owner, q.seq.Add(1))
+	j, err := scanJob(tx.StmtContext(ctx, st).QueryRowContext(ctx, ms(now.Add(q.opt.Lease)), lease, ms(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, false, nil
 	}
@@ -290,6 +298,11 @@ func (q *Queue) backoff(n int, retryAfter time.Duration) time.Duration {
 	return max(q.opt.Jitter(ceil), retryAfter)
 }
 
+const settleQuery = `
+		UPDATE jobs SET state = ?, next_attempt_at = CASE WHEN ? = 0 THEN next_attempt_at ELSE ? END,
+			lease_until = 0, lease_owner = '', last_error = ?, what_to_do = ?, updated_at = ?
+		WHERE id = ? AND state = 'running' AND lease_owner = ?`
+
 // settle records a claimed job's outcome, if this claim still holds it (a
 // claim whose lease expired and was taken over changes nothing).
 func (q *Queue) settle(ctx context.Context, j Job, to State, next int64, lastErr, whatToDo string) error {
@@ -297,11 +310,11 @@ func (q *Queue) settle(ctx context.Context, j Job, to State, next int64, lastErr
 	if to == Queued && next == 0 {
 		next = now
 	}
-	res, err := q.db.ExecContext(ctx, `
-		UPDATE jobs SET state = ?, next_attempt_at = CASE WHEN ? = 0 THEN next_attempt_at ELSE ? END,
-			lease_until = 0, lease_owner = '', last_error = ?, what_to_do = ?, updated_at = ?
-		WHERE id = ? AND state = 'running' AND lease_owner = ?`,
-		to, next, next, lastErr, whatToDo, now, j.ID, j.LeaseOwner)
+	st, err := q.stmt(ctx, settleQuery)
+	if err != nil {
+		return fmt.Errorf("job %d: record %s: %w", j.ID, to, err)
+	}
+	res, err := st.ExecContext(ctx, to, next, next, lastErr, whatToDo, now, j.ID, j.LeaseOwner)
 	if err != nil {
 		return fmt.Errorf("job %d: record %s: %w", j.ID, to, store.DiskError(err))
 	}
