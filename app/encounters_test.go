@@ -56,7 +56,7 @@ type recProfile struct {
 	sys system
 }
 
-func newRecProfile(t *testing.T, devs ...capture.Device) *recProfile {
+func newRecProfile(t testing.TB, devs ...capture.Device) *recProfile {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "profile")
 	vault, err := platform.NewFileVault(dir)

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -20,16 +21,22 @@ import (
 func (s *Shell) recoverAtStart() {
 	core := s.core
 	run(s.b, s.ctx, func(ctx context.Context) ([]app.Encounter, error) {
-		_, rerr := core.RecoverEncounters(ctx)
-		// Recordings recovered at an earlier start and not dealt with
-		// since are offered again: the banner is how they are found.
+		recovered, rerr := core.RecoverEncounters(ctx)
+		// Recordings recovered at an earlier start and not queued for
+		// their note since (nobody signed in) are offered again: the
+		// banner is how they are found.
 		all, err := core.Encounters(ctx)
 		if err != nil {
 			return nil, err
 		}
 		var out []app.Encounter
-		for _, e := range all {
+		for _, e := range recovered {
 			if e.State == app.StateRecovered {
+				out = append(out, e)
+			}
+		}
+		for _, e := range all {
+			if e.State == app.StateRecovered && !slices.ContainsFunc(out, func(o app.Encounter) bool { return o.ID == e.ID }) {
 				out = append(out, e)
 			}
 		}

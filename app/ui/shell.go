@@ -126,6 +126,19 @@ func (s *Shell) showMain(u api.User) {
 func (s *Shell) serve(m *mainWindow) {
 	ctx := m.ctx
 	s.serving.Go(func() {
+		// Visits whose capture ended while nobody was signed in (or
+		// before a crash) are queued for their note now.
+		if err := s.core.FinishPending(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("could not queue every ended visit for its note", "error", err)
+		}
+	})
+	s.serving.Go(func() {
+		err := watchReady(ctx, s.core, func() { s.fa.SendNotification(readyNotice) })
+		if ctx.Err() == nil {
+			s.log.Warn("stopped watching for drafted notes", "error", err)
+		}
+	})
+	s.serving.Go(func() {
 		err := s.core.Serve(ctx)
 		if ctx.Err() != nil {
 			return
