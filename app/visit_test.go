@@ -1,16 +1,22 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/outbox"
+	"github.com/nextvisit/scribe/sync/sandbox"
 )
 
 // waitVisit waits until cond holds for the visit, looking again at every
@@ -220,5 +226,64 @@ func TestOfflineVisitArrivesInOrder(t *testing.T) {
 	}
 	if v.State != app.StateSigned || v.Unsent {
 		t.Errorf("visit after sync: %s, unsent %v", v.State, v.Unsent)
+	}
+}
+
+// A server that refuses FLAC uploads gets the gap as WAV instead, and the
+// visit still reaches its note.
+func TestGapFallsBackToWAV(t *testing.T) {
+	ctx := t.Context()
+	srv, err := sandbox.New(ctx, sandbox.Config{Dir: t.TempDir(), ProcessingDelay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	var flacRefused, wavTaken atomic.Int32
+	refuseFLAC := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/v1/transcriptions") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if bytes.Contains(body, []byte(`filename="gap.flac"`)) {
+				flacRefused.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnsupportedMediaType)
+				io.WriteString(w, `{"message":"Only WAV and MP3 audio are accepted."}`)
+				return
+			}
+			if bytes.Contains(body, []byte(`filename="gap.wav"`)) {
+				wavTaken.Add(1)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+		}
+		srv.Handler().ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: refuseFLAC, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	url := "http://" + ln.Addr().String() + "/api"
+
+	c := newProfile(t).open(t, "")
+	signIn(t, c, url)
+	serve(t, c)
+	wav := filepath.Join(t.TempDir(), "visit.wav")
+	writeTone(t, wav, 2*time.Second)
+	e, err := c.ImportRecording(ctx, wav, app.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := waitVisit(t, c, e.ID, 30*time.Second, "the draft", func(v app.Visit) bool { return v.State == app.StateReady })
+	if flacRefused.Load() != 1 || wavTaken.Load() != 1 {
+		t.Errorf("FLAC refused %d times, WAV taken %d times; want 1 and 1", flacRefused.Load(), wavTaken.Load())
+	}
+	if turns, _ := c.Transcript(ctx, e.ID); len(turns) != 1 || turns[0].Text == "" || v.Draft == "" {
+		t.Errorf("transcript %+v, draft %q", turns, v.Draft)
 	}
 }
