@@ -71,7 +71,7 @@ func TestImportedVisitToSignedNote(t *testing.T) {
 	_, url := startSandbox(t)
 	p := newProfile(t)
 	c := p.open(t, "")
-	signIn(t, c, url)
+	me := signIn(t, c, url)
 	serve(t, c)
 	roster, err := c.Patients(ctx, "", 1, 1)
 	if err != nil || len(roster.Items) != 1 {
@@ -90,6 +90,9 @@ func TestImportedVisitToSignedNote(t *testing.T) {
 	v := waitVisit(t, c, e.ID, 30*time.Second, "the draft", func(v app.Visit) bool { return v.State == app.StateReady })
 	if v.Draft == "" || v.Note == nil || v.NoteID == 0 || v.Unsent || v.Status.Label != "Ready" {
 		t.Fatalf("ready visit %+v", v)
+	}
+	if v.PatientName != app.PatientName(patient) || v.ConsentBy != me.Name {
+		t.Errorf("visit patient %q, consent by %q; want %q and %q", v.PatientName, v.ConsentBy, app.PatientName(patient), me.Name)
 	}
 	if want := "Visit — " + app.PatientName(patient) + " — "; !strings.HasPrefix(v.Note.Name, want) {
 		t.Errorf("note name %q; want it to start %q", v.Note.Name, want)

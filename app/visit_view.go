@@ -57,6 +57,12 @@ type Visit struct {
 	Encounter
 	Note   *api.ProgressNote // nil until the note exists
 	Status Status
+	// PatientName is the patient's name as kept on this computer ("" when
+	// no patient was chosen or the roster here does not have them).
+	PatientName string
+	// ConsentBy names the clinician who confirmed consent: the signed-in
+	// clinician's name, else their user id ("" when not asked).
+	ConsentBy string
 }
 
 // Visit returns one encounter with its note and status.
@@ -78,6 +84,19 @@ func (c *Core) Visit(ctx context.Context, id string) (Visit, error) {
 	}
 	if v.Status, err = c.status(ctx, e); err != nil {
 		return Visit{}, err
+	}
+	if s, err := c.current(); err == nil {
+		if e.PatientID != 0 {
+			if p, err := c.db.Patient(ctx, s.scope(), e.PatientID); err == nil {
+				v.PatientName = PatientName(fromCache(p))
+			}
+		}
+		if row.ConsentBy != 0 && row.ConsentBy == s.user.Id {
+			v.ConsentBy = s.user.Name
+		}
+	}
+	if v.ConsentBy == "" && row.ConsentBy != 0 {
+		v.ConsentBy = fmt.Sprintf("user %d", row.ConsentBy)
 	}
 	return v, nil
 }

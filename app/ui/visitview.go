@@ -372,7 +372,11 @@ func (v *visitView) render() {
 	if vis.ConsentAt.IsZero() {
 		v.consent.SetText("Not recorded")
 	} else {
-		v.consent.SetText("The patient agreed to be recorded · " + formatTime(vis.ConsentAt))
+		by := ""
+		if vis.ConsentBy != "" {
+			by = " · confirmed by " + vis.ConsentBy
+		}
+		v.consent.SetText("The patient agreed to be recorded · " + formatTime(vis.ConsentAt) + by)
 	}
 	rec := formatTime(vis.Created) + " · " + clock(vis.Duration)
 	if vis.Source == app.SourceImport {
@@ -651,6 +655,10 @@ func visitPatient(v app.Visit) string {
 		return app.PatientName(*v.Note.Patient)
 	case v.PatientID == 0:
 		return "No patient chosen"
+	case v.PatientName != "" && v.PatientID < 0:
+		return v.PatientName + " (added on this computer, not on the server yet)"
+	case v.PatientName != "":
+		return v.PatientName
 	case v.PatientID < 0:
 		return "A patient added on this computer (not on the server yet)"
 	}

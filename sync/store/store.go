@@ -55,6 +55,9 @@ type Store interface {
 	// DeletePatient removes one patient from the cache; encounters with a
 	// local (negative) patient id that is removed lose their patient.
 	DeletePatient(ctx context.Context, scope string, id int64) error
+	// Patient returns one patient kept for scope, or an error wrapping
+	// ErrNotFound.
+	Patient(ctx context.Context, scope string, id int64) (Patient, error)
 	// ServerPatientID is the server id a local patient was given, or an
 	// error wrapping ErrNotFound while it has none yet.
 	ServerPatientID(ctx context.Context, scope string, localID int64) (int64, error)
@@ -408,6 +411,18 @@ func (s *DB) LocalPatients(ctx context.Context, scope string) ([]Patient, error)
 		return nil, fmt.Errorf("list patients added offline: %w", err)
 	}
 	return ps, nil
+}
+
+// Patient implements Store.
+func (s *DB) Patient(ctx context.Context, scope string, id int64) (Patient, error) {
+	ps, err := s.queryPatients(ctx, `SELECT `+patientColumns+` FROM patients WHERE scope = ? AND id = ?`, scope, id)
+	if err != nil {
+		return Patient{}, fmt.Errorf("read patient %d: %w", id, err)
+	}
+	if len(ps) == 0 {
+		return Patient{}, fmt.Errorf("patient %d: %w", id, ErrNotFound)
+	}
+	return ps[0], nil
 }
 
 // ServerPatientID implements Store.
