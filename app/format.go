@@ -1,8 +1,10 @@
 package app
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nextvisit/scribe/sync/api"
 )
@@ -36,4 +38,38 @@ func NoteStatus(n api.ProgressNote) string {
 		return "Ready"
 	}
 	return "Processing"
+}
+
+// Ago is t relative to now in a person's words: "never", "just now",
+// "12 s ago", "in 3 min".
+func Ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	if d < 5*time.Second {
+		if future {
+			return "in a moment"
+		}
+		return "just now"
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		s = fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		s = fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		s = fmt.Sprintf("%d h", int(d/time.Hour))
+	default:
+		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
 }

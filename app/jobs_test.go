@@ -1,17 +1,15 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextvisit/scribe/internal/wavtest"
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/sync/api"
@@ -91,29 +89,6 @@ func hasPatient(ps []api.Patient, id int64) bool {
 	return slices.ContainsFunc(ps, func(p api.Patient) bool { return p.Id == id })
 }
 
-// writeTone writes a short 16 kHz mono 16-bit WAV of a 440 Hz tone.
-func writeTone(t *testing.T, path string, d time.Duration) {
-	t.Helper()
-	const rate = 16000
-	var data bytes.Buffer
-	for i := range int(rate * d.Seconds()) {
-		binary.Write(&data, binary.LittleEndian, int16(8000*math.Sin(2*math.Pi*440*float64(i)/rate)))
-	}
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(4+8+16+8+data.Len()))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(rate * 2), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(data.Len()))
-	b.Write(data.Bytes())
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A patient added with the server down is kept here with a local id, can
 // be found and given a visit, and lands at the server exactly once within
 // seconds of it coming back; the visit then points at the server's id.
@@ -169,7 +144,7 @@ func TestOfflinePatientLandsWhenServerReturns(t *testing.T) {
 
 	// A visit for the new patient can start before the server knows them.
 	wav := filepath.Join(t.TempDir(), "visit.wav")
-	writeTone(t, wav, 500*time.Millisecond)
+	wavtest.Tone(t, wav, 16000, 1, 500*time.Millisecond)
 	enc, encErr := c.ImportRecording(ctx, wav, app.ImportOptions{PatientID: local.Id})
 	if encErr != nil {
 		t.Errorf("an encounter for the patient added offline (id %d): %v (%s)", local.Id, encErr, app.Explain(encErr))

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextvisit/scribe/internal/wavtest"
+
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/outbox"
@@ -79,7 +81,7 @@ func TestImportedVisitToSignedNote(t *testing.T) {
 	}
 	patient := roster.Items[0]
 	wav := filepath.Join(t.TempDir(), "visit.wav")
-	writeTone(t, wav, 3*time.Second)
+	wavtest.Tone(t, wav, 16000, 1, 3*time.Second)
 	e, err := c.ImportRecording(ctx, wav, app.ImportOptions{PatientID: patient.Id, TemplateID: 2, Context: "follow-up", Consent: true})
 	if err != nil {
 		t.Fatalf("import: %v (%s)", err, app.Explain(err))
@@ -167,7 +169,7 @@ func TestOfflineVisitArrivesInOrder(t *testing.T) {
 	srv.Close()
 
 	wav := filepath.Join(t.TempDir(), "visit.wav")
-	writeTone(t, wav, 2*time.Second)
+	wavtest.Tone(t, wav, 16000, 1, 2*time.Second)
 	e, err := c.ImportRecording(ctx, wav, app.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +279,7 @@ func TestGapFallsBackToWAV(t *testing.T) {
 	signIn(t, c, url)
 	serve(t, c)
 	wav := filepath.Join(t.TempDir(), "visit.wav")
-	writeTone(t, wav, 2*time.Second)
+	wavtest.Tone(t, wav, 16000, 1, 2*time.Second)
 	e, err := c.ImportRecording(ctx, wav, app.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -502,12 +502,12 @@ func jobFacts(j app.Job, online bool, now time.Time) string {
 		case !j.NextAttemptAt.After(now):
 			parts = append(parts, "next attempt now")
 		default:
-			parts = append(parts, "next attempt "+relTime(j.NextAttemptAt, now))
+			parts = append(parts, "next attempt "+app.Ago(j.NextAttemptAt, now))
 		}
 	case outbox.Running:
 		parts = append(parts, "sending now")
 	default:
-		parts = append(parts, stateName(j.State)+" "+relTime(j.UpdatedAt, now))
+		parts = append(parts, stateName(j.State)+" "+app.Ago(j.UpdatedAt, now))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -519,43 +519,9 @@ func remotesText(rs []app.Remote, now time.Time) string {
 	}
 	lines := make([]string, len(rs))
 	for i, r := range rs {
-		lines[i] = fmt.Sprintf("Server %s: last read %s · last write %s", r.Host, relTime(r.LastRead, now), relTime(r.LastWrite, now))
+		lines[i] = fmt.Sprintf("Server %s: last read %s · last write %s", r.Host, app.Ago(r.LastRead, now), app.Ago(r.LastWrite, now))
 	}
 	return strings.Join(lines, "\n")
-}
-
-// relTime is t relative to now in a person's words: "never", "just now",
-// "12 s ago", "in 3 min".
-func relTime(t, now time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	future := d < 0
-	if future {
-		d = -d
-	}
-	if d < 5*time.Second {
-		if future {
-			return "in a moment"
-		}
-		return "just now"
-	}
-	var s string
-	switch {
-	case d < time.Minute:
-		s = fmt.Sprintf("%d s", int(d/time.Second))
-	case d < time.Hour:
-		s = fmt.Sprintf("%d min", int(d/time.Minute))
-	case d < 48*time.Hour:
-		s = fmt.Sprintf("%d h", int(d/time.Hour))
-	default:
-		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
 }
 
 func plural(n int, one, many string) string {

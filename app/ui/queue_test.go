@@ -379,8 +379,8 @@ func TestQueueFormatting(t *testing.T) {
 		{now.Add(-3 * time.Hour), "3 h ago"},
 		{now.Add(-72 * time.Hour), "3 days ago"},
 	} {
-		if got := relTime(c.t, now); got != c.want {
-			t.Errorf("relTime(%v) = %q, want %q", now.Sub(c.t), got, c.want)
+		if got := app.Ago(c.t, now); got != c.want {
+			t.Errorf("Ago(%v) = %q, want %q", now.Sub(c.t), got, c.want)
 		}
 	}
 	if got := countsLine(map[app.JobState]int{outbox.Done: 14, outbox.Queued: 2, outbox.NeedsAttention: 1}); got != "2 queued · 1 needs attention · 14 done" {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextvisit/scribe/internal/wavtest"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
@@ -310,7 +312,7 @@ func TestImportAudioFile(t *testing.T) {
 
 	// 1.5 s of 44.1 kHz stereo.
 	good := filepath.Join(t.TempDir(), "dictation.wav")
-	writeTone(t, good, 44100, 2, 1500*time.Millisecond)
+	wavtest.Tone(t, good, 44100, 2, 1500*time.Millisecond)
 	files.open1 = good
 	test.Tap(r.importBtn)
 	h.waitFor("the import", func() bool { return r.state == recEnded || r.importMsg.Visible() })

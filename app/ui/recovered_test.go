@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
-	"github.com/go-audio/audio"
-	"github.com/go-audio/wav"
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/audio/journal"
@@ -59,32 +57,6 @@ func tone16k(d time.Duration) []int16 {
 		pcm[i] = int16(8192 * math.Sin(2*math.Pi*440*float64(i)/journal.SampleRate))
 	}
 	return pcm
-}
-
-// writeTone writes d of a 440 Hz tone as a 16-bit WAV file.
-func writeTone(t *testing.T, file string, rate, channels int, d time.Duration) {
-	t.Helper()
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	enc := wav.NewEncoder(f, rate, 16, channels, 1)
-	n := int(d * time.Duration(rate) / time.Second)
-	buf := &audio.IntBuffer{Format: &audio.Format{NumChannels: channels, SampleRate: rate}, SourceBitDepth: 16,
-		Data: make([]int, 0, n*channels)}
-	for i := range n {
-		v := int(8192 * math.Sin(2*math.Pi*440*float64(i)/float64(rate)))
-		for range channels {
-			buf.Data = append(buf.Data, v)
-		}
-	}
-	if err := enc.Write(buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 const crashedID = "20260122-093012-3fa9c1d2e4b5"

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"github.com/nextvisit/scribe/internal/wavtest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,7 +59,7 @@ func tapDialogButton(t *testing.T, w fyne.Window, text string) {
 func importVisit(h *harness) app.Encounter {
 	h.t.Helper()
 	file := filepath.Join(h.t.TempDir(), "visit.wav")
-	writeTone(h.t, file, 16000, 1, 3*time.Second)
+	wavtest.Tone(h.t, file, 16000, 1, 3*time.Second)
 	e, err := h.core.ImportRecording(h.ctx(), file, app.ImportOptions{Context: "Sleep follow-up", Consent: true})
 	if err != nil {
 		h.t.Fatalf("import: %v", err)

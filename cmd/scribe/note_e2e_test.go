@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
-	bin "encoding/binary"
 	"encoding/json"
-	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextvisit/scribe/internal/wavtest"
 
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/sandbox"
@@ -51,29 +49,6 @@ func showNote(t *testing.T, env []string, profile, id string) visitJSON {
 	return v
 }
 
-// writeToneWAV writes d of a 440 Hz tone, 16 kHz mono 16-bit: the
-// sandbox's recognizer hears it as speech.
-func writeToneWAV(t *testing.T, path string, d time.Duration) {
-	t.Helper()
-	const rate = 16000
-	n := int(rate * d.Seconds())
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	bin.Write(&b, bin.LittleEndian, uint32(36+2*n))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(2 * rate), uint16(2), uint16(16)} {
-		bin.Write(&b, bin.LittleEndian, v)
-	}
-	b.WriteString("data")
-	bin.Write(&b, bin.LittleEndian, uint32(2*n))
-	for i := range n {
-		bin.Write(&b, bin.LittleEndian, int16(8000*math.Sin(2*math.Pi*440*float64(i)/rate)))
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func loginBinary(t *testing.T, env []string, profile, url string) {
 	t.Helper()
 	code, out, errOut := scribeEnv(t, env, sandbox.SamplePassword+"\n", "--profile", profile, "login", "--server", url, "--email", sandbox.SampleEmail, "--password-stdin")
@@ -90,7 +65,7 @@ func TestImportSyncNoteBinary(t *testing.T) {
 	profile := filepath.Join(dir, "profile")
 	loginBinary(t, testEnv(), profile, url)
 	wav := filepath.Join(dir, "visit.wav")
-	writeToneWAV(t, wav, 3*time.Second)
+	wavtest.Tone(t, wav, 16000, 1, 3*time.Second)
 	id := importFile(t, profile, wav, "--patient", "4", "--template", "1", "--consent")
 
 	v := showNote(t, testEnv(), profile, id)

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,35 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextvisit/scribe/internal/wavtest"
+
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/audio/dsp"
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/sandbox"
 )
-
-// writeTone writes d of a 440 Hz tone as a 16 kHz mono WAV: the sandbox's
-// recognizer hears it as speech.
-func writeTone(t *testing.T, path string, d time.Duration) {
-	t.Helper()
-	const rate = 16000
-	var data bytes.Buffer
-	for i := range int(rate * d.Seconds()) {
-		binary.Write(&data, binary.LittleEndian, int16(8000*math.Sin(2*math.Pi*440*float64(i)/rate)))
-	}
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(4+8+16+8+data.Len()))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(rate * 2), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(data.Len()))
-	b.Write(data.Bytes())
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 var importedID = regexp.MustCompile(`(?m)^Encounter (\d{8}-\d{6}-[0-9a-f]{12})$`)
 
@@ -51,7 +26,7 @@ var importedID = regexp.MustCompile(`(?m)^Encounter (\d{8}-\d{6}-[0-9a-f]{12})$`
 func importTone(t *testing.T, u *user, d time.Duration, flags ...string) string {
 	t.Helper()
 	wav := filepath.Join(t.TempDir(), "visit.wav")
-	writeTone(t, wav, d)
+	wavtest.Tone(t, wav, 16000, 1, d)
 	r := u.run("", append([]string{"import", wav}, flags...)...).ok(t)
 	m := importedID.FindStringSubmatch(r.stdout)
 	if m == nil {
@@ -96,7 +71,7 @@ func TestNoteImportEditSignUnsign(t *testing.T) {
 
 	before := time.Now().Add(-time.Second)
 	wav := filepath.Join(t.TempDir(), "visit.wav")
-	writeTone(t, wav, 3*time.Second)
+	wavtest.Tone(t, wav, 16000, 1, 3*time.Second)
 	r := u.run("", "import", wav, "--patient", "4", "--template", "1", "--context", "follow-up after the MRI", "--consent").ok(t)
 	m := importedID.FindStringSubmatch(r.stdout)
 	if m == nil {
@@ -297,7 +272,7 @@ func TestNoteSignedOut(t *testing.T) {
 
 	// Consent given signed out is kept, or the clinician is told it was not.
 	wav := filepath.Join(t.TempDir(), "consented.wav")
-	writeTone(t, wav, time.Second)
+	wavtest.Tone(t, wav, 16000, 1, time.Second)
 	r = u.run("", "import", wav, "--consent").ok(t)
 	cid := importedID.FindStringSubmatch(r.stdout)[1]
 	warned := strings.Contains(r.stderr, "scribe: warning: the patient's consent was not recorded with the visit: nobody is signed in")

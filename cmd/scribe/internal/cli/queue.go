@@ -95,7 +95,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Server %s: offline — cannot reach it; jobs wait here and are sent when it can be reached\n", host)
 	}
 	for _, r := range remotes {
-		fmt.Fprintf(e.stdout, "Last success with %s: read %s, write %s\n", r.Host, ago(now, r.LastRead), ago(now, r.LastWrite))
+		fmt.Fprintf(e.stdout, "Last success with %s: read %s, write %s\n", r.Host, app.Ago(r.LastRead, now), app.Ago(r.LastWrite, now))
 	}
 	fmt.Fprintln(e.stdout)
 	if len(jobs) == 0 {
@@ -161,7 +161,7 @@ func nextAttempt(now time.Time, j app.Job, online bool) string {
 	case !j.NextAttemptAt.After(now):
 		return "now"
 	}
-	return ago(now, j.NextAttemptAt)
+	return app.Ago(j.NextAttemptAt, now)
 }
 
 // whatToDo tells the person at the terminal what a job needs from them.
@@ -194,35 +194,6 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// ago is t relative to now: "3 min ago", "in 12 s", "never" for zero.
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	future := d < 0
-	if future {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < time.Second:
-		return "just now"
-	case d < time.Minute:
-		s = fmt.Sprintf("%d s", int(d/time.Second))
-	case d < time.Hour:
-		s = fmt.Sprintf("%d min", int(d/time.Minute))
-	case d < 48*time.Hour:
-		s = fmt.Sprintf("%d h", int(d/time.Hour))
-	default:
-		s = fmt.Sprintf("%d days", int(d/(24*time.Hour)))
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
 }
 
 // hostOf is the host[:port] of a base URL, as Core.Remotes names it.

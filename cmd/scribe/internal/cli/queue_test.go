@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nextvisit/scribe/app"
 	"regexp"
 	"strings"
 	"testing"
@@ -383,8 +384,8 @@ func TestAgo(t *testing.T) {
 		{now.Add(5 * time.Hour), "in 5 h"},
 		{now.Add(-72 * time.Hour), "3 days ago"},
 	} {
-		if got := ago(now, tc.t); got != tc.want {
-			t.Errorf("ago(%v) = %q, want %q", now.Sub(tc.t), got, tc.want)
+		if got := app.Ago(tc.t, now); got != tc.want {
+			t.Errorf("Ago(%v) = %q, want %q", now.Sub(tc.t), got, tc.want)
 		}
 	}
 }

@@ -203,7 +203,7 @@ func reportSync(ctx context.Context, w io.Writer, p *profile, before []app.Job, 
 				}
 			}
 			fmt.Fprintf(w, "%s wait to be retried (the first %s); scribe queue shows why.\n",
-				plural(n, "job", "jobs"), ago(time.Now(), next))
+				plural(n, "job", "jobs"), app.Ago(next, time.Now()))
 		}
 	}
 	if len(attention) > 0 {
