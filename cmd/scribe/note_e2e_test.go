@@ -74,7 +74,7 @@ func TestImportSyncNoteBinary(t *testing.T) {
 	}
 	start := time.Now()
 	code, out, errOut := scribe(t, "", "--profile", profile, "sync", "--wait", "90s")
-	if code != 0 || !regexp.MustCompile(`(?m)^Sent \d+ jobs:\n`).MatchString(out) || !strings.Contains(out, "create-note") {
+	if code != 0 || !regexp.MustCompile(`(?m)^Sent \d+ jobs:\n`).MatchString(out) || !strings.Contains(out, "Draft the note of visit "+id) {
 		t.Fatalf("sync: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	t.Logf("scribe sync took the import to a draft in %s", time.Since(start).Round(time.Millisecond))
