@@ -120,8 +120,11 @@ func TestGrowingJournalStreamsLive(t *testing.T) {
 	if res.Covered != int64(len(sp.pcm)) || res.Sessions != 1 {
 		t.Errorf("result %+v", res)
 	}
-	if slices.Contains(states, StateCatchingUp) || !slices.Contains(states, StateLive) {
-		t.Errorf("states %v: want live, never catching up", states)
+	// The journal grows from the moment it is made, so a slow first
+	// connection (a loaded machine) may start behind; once live, it keeps up.
+	live := slices.Index(states, StateLive)
+	if live < 0 || slices.Contains(states[live:], StateCatchingUp) {
+		t.Errorf("states %v: want live, and never catching up once live", states)
 	}
 }
 
