@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4/server"
+	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
 )
 
 // The sample EHR administrator who logs in on the authorization page. The password is the same for
@@ -124,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create EHR folder: %w", err)
 	}
-	db, err := openDB(ctx, filepath.Join(cfg.Dir, strings.ToLower(cfg.Name)+".db"))
+	db, err := ehrkit.OpenDB(ctx, filepath.Join(cfg.Dir, strings.ToLower(cfg.Name)+".db"), migrationFiles)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", cfg.Name, err)
 	}
