@@ -74,6 +74,7 @@ type Server struct {
 	handler   http.Handler
 	pipe      *pipeline
 	live      *live.Handler // the live transcription socket
+	ehr       *ehrs         // the EHR models, mounted beside the API
 
 	ctx    context.Context // canceled by Close: stops the pipeline and open sockets
 	cancel context.CancelFunc
@@ -144,6 +145,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if s.live, err = s.newLiveHandler(); err != nil {
 		s.cancel()
+		db.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if s.ehr, err = openEHRs(ctx, cfg); err != nil {
+		s.cancel()
+		s.live.Close()
 		db.Close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
@@ -275,6 +282,9 @@ func (s *Server) Close() error {
 		errs = append(errs, fmt.Errorf("sandbox: close live sessions: %w", err))
 	}
 	s.wg.Wait()
+	if err := s.ehr.close(); err != nil {
+		errs = append(errs, fmt.Errorf("sandbox: close the EHR models: %w", err))
+	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sandbox: close database: %w", err))
 	}
@@ -332,5 +342,8 @@ func (s *Server) routes() http.Handler {
 	h("GET /api/v1/billing/plan", s.billingPlan)
 	h("GET /api/v1/billing/usage", s.billingUsage)
 	h("GET /api/v1/billing/estimate", s.billingEstimate)
-	return s.serve(mux)
+	top := http.NewServeMux()
+	s.ehr.mount(top)
+	top.Handle("/", s.serve(mux))
+	return top
 }
