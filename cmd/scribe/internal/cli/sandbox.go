@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
+
+	"github.com/nextvisit/scribe/sync/sandbox/ehr/nexhealth"
+	"github.com/nextvisit/scribe/sync/sandbox/ehr/oauthehr"
+	"github.com/nextvisit/scribe/sync/sandbox/ehr/simplepractice"
 
 	"github.com/nextvisit/scribe/sync/sandbox"
 )
@@ -70,8 +75,18 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Sandbox running at %s\nSign in as %s / %s\nState in %s\nPress Ctrl-C to stop.\n",
-		url, sandbox.SampleEmail, sandbox.SamplePassword, cfg.Dir)
+	base := strings.TrimSuffix(url, "/api")
+	fmt.Fprintf(e.stdout, "Sandbox running at %s\nSign in as %s / %s\n", url, sandbox.SampleEmail, sandbox.SamplePassword)
+	fmt.Fprintf(e.stdout, "Sample EHRs:\n"+
+		"  Osmind          %s/osmind (OAuth; sign in as %s / %s)\n"+
+		"  Kalix           %s/kalix (OAuth; sign in as %s / %s)\n"+
+		"  SimplePractice  %s/simplepractice (API token %s)\n"+
+		"  NexHealth       %s/nexhealth (API key %s, subdomain %s, location %d)\n",
+		base, oauthehr.AdminEmail("Osmind"), oauthehr.AdminPassword,
+		base, oauthehr.AdminEmail("Kalix"), oauthehr.AdminPassword,
+		base, simplepractice.SampleToken,
+		base, nexhealth.SampleAPIKey, nexhealth.SampleSubdomain, nexhealth.SampleLocationID)
+	fmt.Fprintf(e.stdout, "State in %s\nPress Ctrl-C to stop.\n", cfg.Dir)
 	<-ctx.Done()
 	cfg.Logger.Info("stopping the sandbox")
 	if err := srv.Close(); err != nil {
