@@ -139,11 +139,14 @@ func TestFlakyNetworkVisit(t *testing.T) {
 		}
 		<-tick.C
 	}
-	// A little silence after the visit, as a room has: level readings,
-	// each after 50 ms more audio is written, go on past the speech, so
-	// the wait below has readings to wait on.
-	if !mic.push(make([]float32, chunk)) {
-		t.Fatal("the microphone stopped")
+	// A second of silence after the visit, as a room has: level readings
+	// (one per 50 ms of audio) go on arriving after the speech is written,
+	// so the wait below has readings to wait on.
+	for range 10 { // a second of it, at the same pace
+		if !mic.push(make([]float32, chunk)) {
+			t.Fatal("the microphone stopped")
+		}
+		<-tick.C
 	}
 	// The journal must hold the whole visit before End cuts it.
 	full := time.NewTimer(30 * time.Second)

@@ -38,7 +38,6 @@ func TestRecordOfflineThenSync(t *testing.T) {
 	}
 	mic := p.mics.mic(t)
 	mic.tone(t, 440, 0.5, 2*time.Second)
-	mic.tone(t, 0, 0, 500*time.Millisecond)
 	offline := false
 	for u := range rec.Live() {
 		if u.Link == LinkOffline {
@@ -49,10 +48,16 @@ func TestRecordOfflineThenSync(t *testing.T) {
 	if !offline {
 		t.Fatal("the live transcript never said it was offline")
 	}
-	// Level readings come after each 50 ms written: wait for the tone to be
-	// in the journal (the silence after it keeps readings coming).
-	for rec.Elapsed() < 2*time.Second {
-		<-rec.Levels()
+	// Then silence, 50 ms at a time as a device delivers it, until the
+	// tone is in the journal: level readings keep coming while it is fed.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for fed := 0; rec.Elapsed() < 2*time.Second; fed++ {
+		if fed == 200 {
+			t.Fatalf("after 10 s of silence the journal holds %v of the 2 s tone", rec.Elapsed())
+		}
+		mic.tone(t, 0, 0, 50*time.Millisecond)
+		<-tick.C
 	}
 	e, err := rec.End(ctx)
 	if err != nil {
