@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 func TestLoginLogoutRevoke(t *testing.T) {
@@ -310,7 +312,7 @@ func TestPatientOfOtherTeam(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, envOptions{})
 	ctx := t.Context()
-	now := formatTime(e.clock.Now())
+	now := sqlitedb.FormatTime(e.clock.Now())
 	if _, err := e.srv.db.ExecContext(ctx, `INSERT INTO teams (id, name, created_at) VALUES (2, 'Other', ?)`, now); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // audioSignature is the HMAC that makes an audio URL valid for one note until one moment.
@@ -87,7 +89,7 @@ func (s *Server) serveAudio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	modTime, _ := parseTime(uploaded)
+	modTime, _ := sqlitedb.ParseTime(uploaded)
 	if contentType.Valid {
 		w.Header().Set("Content-Type", contentType.String)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -71,7 +72,7 @@ func (s *Server) authed(fn func(http.ResponseWriter, *http.Request, principal)) 
 var errNoToken = errors.New("no such token, or expired")
 
 func (s *Server) authenticate(ctx context.Context, token string) (principal, error) {
-	now := formatTime(s.now())
+	now := sqlitedb.FormatTime(s.now())
 	var p principal
 	err := s.db.QueryRowContext(ctx, `
 		UPDATE user_tokens SET last_used_at = ?1
@@ -139,20 +140,20 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	token := newToken("nvsb_")
 	now := s.now()
 	expires := now.Add(s.faults.userTTL())
-	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		// Expired tokens are dead weight; clear this user's at each sign-in.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = ? AND expires_at <= ?`, userID, formatTime(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_tokens WHERE user_id = ? AND expires_at <= ?`, userID, sqlitedb.FormatTime(now)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO user_tokens (user_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			userID, device, hashToken(token), formatTime(now), formatTime(expires))
+			userID, device, hashToken(token), sqlitedb.FormatTime(now), sqlitedb.FormatTime(expires))
 		return err
 	})
 	if err != nil {
 		s.internal(w, "store token", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, newTokenBody{Token: token, ExpiresAt: formatTime(expires)})
+	writeJSON(w, http.StatusCreated, newTokenBody{Token: token, ExpiresAt: sqlitedb.FormatTime(expires)})
 }
 
 type tokenInfo struct {
@@ -167,7 +168,7 @@ type tokenInfo struct {
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p principal) {
 	rows, err := s.db.QueryContext(r.Context(), `
 		SELECT id, name, last_used_at, expires_at, created_at FROM user_tokens
-		WHERE user_id = ? AND expires_at > ? ORDER BY id`, p.userID, formatTime(s.now()))
+		WHERE user_id = ? AND expires_at > ? ORDER BY id`, p.userID, sqlitedb.FormatTime(s.now()))
 	if err != nil {
 		s.internal(w, "list tokens", err)
 		return

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // The sandbox's plan. Usage is counted from the database: notes created and audio minutes (recorded
@@ -52,7 +54,7 @@ func (s *Server) period() (start, next time.Time) {
 func (s *Server) usage(ctx context.Context, p principal) (billingUsageBody, error) {
 	start, next := s.period()
 	u := billingUsageBody{PeriodStart: start.Format(time.DateOnly), PeriodEnd: next.AddDate(0, 0, -1).Format(time.DateOnly)}
-	from, to := formatTime(start), formatTime(next)
+	from, to := sqlitedb.FormatTime(start), sqlitedb.FormatTime(next)
 	var noteSeconds, fileSeconds float64
 	err := s.db.QueryRowContext(ctx, `SELECT count(*), COALESCE(SUM(audio_duration), 0) FROM progress_notes
 		WHERE team_id = ? AND created_at >= ? AND created_at < ?`, p.teamID, from, to).Scan(&u.NotesCreated, &noteSeconds)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // idempotencyWait bounds how long a retry waits for the first request with its key to finish.
@@ -43,7 +45,7 @@ func (s *Server) beginIdempotent(w http.ResponseWriter, r *http.Request, p princ
 	for {
 		res, err := s.db.ExecContext(ctx, `
 			INSERT INTO idempotency_keys (user_id, key, route, boot_id, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, p.userID, key, route, s.bootID, formatTime(s.now()))
+			ON CONFLICT DO NOTHING`, p.userID, key, route, s.bootID, sqlitedb.FormatTime(s.now()))
 		if err != nil {
 			s.internal(w, "claim idempotency key", err)
 			return nil, false
@@ -125,7 +127,7 @@ func (s *Server) reply(ctx context.Context, w http.ResponseWriter, c *claim, sta
 		return
 	}
 	if c != nil {
-		if err := inTx(ctx, s.db, func(tx *sql.Tx) error { return c.record(ctx, tx, status, body, false) }); err != nil {
+		if err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error { return c.record(ctx, tx, status, body, false) }); err != nil {
 			s.internal(w, "store idempotent response", err)
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 func TestIdempotentCreatePatient(t *testing.T) {
@@ -118,7 +120,7 @@ func TestIdempotentClaimOfDeadProcess(t *testing.T) {
 	var me apiUser
 	e.must("GET", "/v1/user", nil, http.StatusOK, &me)
 	if _, err := e.srv.db.ExecContext(t.Context(), `INSERT INTO idempotency_keys (user_id, key, route, boot_id, created_at)
-		VALUES (?, 'orphan', 'POST /api/v1/patients', 'a-dead-process', ?)`, me.ID, formatTime(e.clock.Now())); err != nil {
+		VALUES (?, 'orphan', 'POST /api/v1/patients', 'a-dead-process', ?)`, me.ID, sqlitedb.FormatTime(e.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	r := e.doAs(e.token, "POST", "/v1/patients", map[string]string{"first_name": "Orphan", "last_name": "Key"}, map[string]string{"Idempotency-Key": "orphan"})

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 const (
@@ -444,11 +446,11 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	now := s.now()
 	var body []byte
-	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var uploaded, expires, contentType any
 		var file, size any
 		if up.file != "" {
-			uploaded, expires = formatTime(now), formatTime(now.Add(audioRetention))
+			uploaded, expires = sqlitedb.FormatTime(now), sqlitedb.FormatTime(now.Add(audioRetention))
 			file, size, contentType = up.file, up.fileSize, up.contentType
 		}
 		docs, err := json.Marshal(in.documents)
@@ -460,7 +462,7 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request, p principal)
 				audio_file, audio_content_type, audio_size, audio_uploaded_at, audio_expires_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.teamID, p.userID, in.patientID, in.templateID, in.name, nullString(in.note), nullString(in.context), string(docs),
-			file, contentType, size, uploaded, expires, formatTime(now), formatTime(now))
+			file, contentType, size, uploaded, expires, sqlitedb.FormatTime(now), sqlitedb.FormatTime(now))
 		if err != nil {
 			return err
 		}
@@ -596,7 +598,7 @@ func (s *Server) updateNote(w http.ResponseWriter, r *http.Request, p principal)
 		return
 	}
 	ctx := r.Context()
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		// Signed and processing are checked again under the write lock.
 		res, err := tx.ExecContext(ctx, `
 			UPDATE progress_notes SET
@@ -606,7 +608,7 @@ func (s *Server) updateNote(w http.ResponseWriter, r *http.Request, p principal)
 				updated_at = ?7
 			WHERE id = ?8 AND signed_at IS NULL AND (analysis_completed_at IS NOT NULL OR error_state IS NOT NULL)`,
 			hasName, name, hasTranscription, nullString(transcription), hasAnalysis, nullString(analysis),
-			formatTime(s.now()), n.ID)
+			sqlitedb.FormatTime(s.now()), n.ID)
 		if err != nil {
 			return err
 		}
@@ -681,7 +683,7 @@ func (s *Server) unsignNote(w http.ResponseWriter, r *http.Request, p principal)
 }
 
 func (s *Server) setSigned(w http.ResponseWriter, r *http.Request, p principal, id int64, sign bool) {
-	now := formatTime(s.now())
+	now := sqlitedb.FormatTime(s.now())
 	var signedAt any
 	if sign {
 		signedAt = now

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 const (
@@ -289,9 +291,9 @@ func (s *Server) createPatient(w http.ResponseWriter, r *http.Request, p princip
 		s.reply(ctx, w, c, http.StatusUnprocessableEntity, errs.body())
 		return
 	}
-	now := formatTime(s.now())
+	now := sqlitedb.FormatTime(s.now())
 	var body []byte
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO patients (uuid, team_id, user_id, first_name, middle_name, last_name, gender, date_of_birth,
 				notes, search_name, created_at, updated_at)
@@ -351,7 +353,7 @@ func (s *Server) updatePatient(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	var pb patientBody
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		set := func(col string, v *string) error {
 			if v == nil && !f.clear[col] {
 				return nil
@@ -373,7 +375,7 @@ func (s *Server) updatePatient(w http.ResponseWriter, r *http.Request, p princip
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE patients SET search_name = ?, updated_at = ? WHERE id = ?`,
-			searchName(first, middle.String, last), formatTime(s.now()), id); err != nil {
+			searchName(first, middle.String, last), sqlitedb.FormatTime(s.now()), id); err != nil {
 			return err
 		}
 		var err error

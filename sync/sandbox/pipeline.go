@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"github.com/nextvisit/scribe/sync/sandbox/recognize"
 )
 
@@ -180,7 +181,7 @@ func (p *pipeline) process(ctx context.Context, id int64) {
 // waitUntil sleeps until step after the stored time since (at most step, whatever the clock says).
 func (p *pipeline) waitUntil(ctx context.Context, since string, step time.Duration) bool {
 	d := step
-	if t, err := parseTime(since); err == nil {
+	if t, err := sqlitedb.ParseTime(since); err == nil {
 		d = min(max(t.Add(step).Sub(p.s.now()), 0), step)
 	}
 	if d <= 0 {
@@ -198,14 +199,14 @@ func (p *pipeline) waitUntil(ctx context.Context, since string, step time.Durati
 
 // stamp sets one timestamp column (a constant name, never input) when cond still holds.
 func (p *pipeline) stamp(ctx context.Context, id int64, column, cond string) error {
-	now := formatTime(p.s.now())
+	now := sqlitedb.FormatTime(p.s.now())
 	_, err := p.s.db.ExecContext(ctx, "UPDATE progress_notes SET "+column+" = ?, updated_at = ? WHERE id = ? AND error_state IS NULL AND "+cond, now, now, id)
 	return err
 }
 
 // fail records why the note cannot be processed; the pipeline then leaves it alone.
 func (p *pipeline) fail(ctx context.Context, id int64, reason string) error {
-	now := formatTime(p.s.now())
+	now := sqlitedb.FormatTime(p.s.now())
 	_, err := p.s.db.ExecContext(ctx, `UPDATE progress_notes SET error_state = ?, updated_at = ? WHERE id = ? AND error_state IS NULL`, reason, now, id)
 	p.s.log.Info("pipeline: note failed", "note", id)
 	return err
@@ -235,7 +236,7 @@ func (p *pipeline) transcribe(ctx context.Context, n noteWork) error {
 			return p.fail(ctx, n.id, "Transcription failed: the note has neither audio nor text.")
 		}
 	}
-	now := formatTime(p.s.now())
+	now := sqlitedb.FormatTime(p.s.now())
 	_, err := p.s.db.ExecContext(ctx, `UPDATE progress_notes SET transcription = ?, audio_duration = COALESCE(?, audio_duration),
 		transcription_completed_at = ?, updated_at = ? WHERE id = ? AND error_state IS NULL AND transcription_completed_at IS NULL`,
 		text, duration, now, now, n.id)
@@ -303,7 +304,7 @@ func (p *pipeline) analyse(ctx context.Context, n noteWork) error {
 	if err != nil {
 		return err
 	}
-	now := formatTime(p.s.now())
+	now := sqlitedb.FormatTime(p.s.now())
 	_, err = p.s.db.ExecContext(ctx, `UPDATE progress_notes SET analysis = ?, codes = ?, screeners = ?, analysis_completed_at = ?, updated_at = ?
 		WHERE id = ? AND error_state IS NULL AND analysis_completed_at IS NULL`,
 		out.analysis, string(codesJSON), string(screenersJSON), now, now, n.id)

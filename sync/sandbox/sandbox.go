@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"github.com/nextvisit/scribe/sync/sandbox/live"
 	"github.com/nextvisit/scribe/sync/sandbox/recognize"
 )
@@ -119,7 +120,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("sandbox: make state folder private: %w", err)
 		}
 	}
-	db, err := openDB(ctx, filepath.Join(cfg.Dir, "sandbox.db"))
+	db, err := sqlitedb.OpenDB(ctx, filepath.Join(cfg.Dir, "sandbox.db"), migrationFiles)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
@@ -183,7 +184,7 @@ func (s *Server) urlSecret(ctx context.Context) ([]byte, error) {
 	fresh := make([]byte, 32)
 	_, _ = rand.Read(fresh) // crypto/rand.Read never fails
 	var secret []byte
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('audio_url_secret', ?) ON CONFLICT DO NOTHING`, fresh); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -91,7 +92,7 @@ var sampleVisits = []string{
 // seed fills a new database with the sample workspace, once: a second New on the same folder finds the
 // mark and adds nothing.
 func (s *Server) seed(ctx context.Context) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var done bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'seeded')`).Scan(&done); err != nil {
 			return err
@@ -103,13 +104,13 @@ func (s *Server) seed(ctx context.Context) error {
 		if err := seedWorkspace(ctx, tx, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, formatTime(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, sqlitedb.FormatTime(now))
 		return err
 	})
 }
 
 func seedWorkspace(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	start := formatTime(now.AddDate(0, -6, 0))
+	start := sqlitedb.FormatTime(now.AddDate(0, -6, 0))
 	if _, err := tx.ExecContext(ctx, `INSERT INTO teams (id, name, created_at) VALUES (1, 'Riverside Behavioral Health (sandbox)', ?)`, start); err != nil {
 		return fmt.Errorf("seed team: %w", err)
 	}
@@ -142,7 +143,7 @@ func seedWorkspace(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		created := formatTime(now.AddDate(0, -5, 0).Add(time.Duration(i) * 26 * time.Hour))
+		created := sqlitedb.FormatTime(now.AddDate(0, -5, 0).Add(time.Duration(i) * 26 * time.Hour))
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO patients (id, uuid, team_id, user_id, first_name, middle_name, last_name, gender, date_of_birth, notes,
 				latest_medications, search_name, created_at, updated_at)
@@ -178,7 +179,7 @@ func seedNotes(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		name := fmt.Sprintf("%s - %s %s", kind, p.first, p.last)
 		var transcription, analysis, codesJSON, screenersJSON, errState any
 		source := any(visit)
-		tCompleted, aStarted, aCompleted, signed := any(formatTime(t1)), any(formatTime(t2)), any(formatTime(t3)), any(nil)
+		tCompleted, aStarted, aCompleted, signed := any(sqlitedb.FormatTime(t1)), any(sqlitedb.FormatTime(t2)), any(sqlitedb.FormatTime(t3)), any(nil)
 		updated := t3
 		if i == 17 {
 			// The one that failed: the recording held no speech.
@@ -197,7 +198,7 @@ func seedNotes(ctx context.Context, tx *sql.Tx, now time.Time) error {
 			transcription, analysis, codesJSON, screenersJSON = visit, out.analysis, string(c), string(sc)
 			if i < count-6 && i%3 == 0 {
 				at := created.Add(26 * time.Hour)
-				signed, updated = formatTime(at), at
+				signed, updated = sqlitedb.FormatTime(at), at
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `
@@ -206,7 +207,7 @@ func seedNotes(ctx context.Context, tx *sql.Tx, now time.Time) error {
 				analysis_completed_at, error_state, created_at, updated_at)
 			VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			i%len(sampleUsers)+1, pi+1, tpl.ID, name, source, transcription, analysis, codesJSON, screenersJSON, signed,
-			formatTime(t0), tCompleted, aStarted, aCompleted, errState, formatTime(created), formatTime(updated)); err != nil {
+			sqlitedb.FormatTime(t0), tCompleted, aStarted, aCompleted, errState, sqlitedb.FormatTime(created), sqlitedb.FormatTime(updated)); err != nil {
 			return fmt.Errorf("seed notes: %w", err)
 		}
 	}

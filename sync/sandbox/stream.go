@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"github.com/nextvisit/scribe/sync/sandbox/live"
 )
 
@@ -52,7 +53,7 @@ func (s *Server) recordLiveUsage(sum live.Summary) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO transcription_usage (user_id, source, duration, created_at) VALUES (?, 'live', ?, ?)`,
-		userID, sum.Audio.Seconds(), formatTime(sum.Ended)); err != nil {
+		userID, sum.Audio.Seconds(), sqlitedb.FormatTime(sum.Ended)); err != nil {
 		s.log.Error("record live transcription usage", "err", err)
 	}
 }

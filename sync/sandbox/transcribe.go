@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"github.com/nextvisit/scribe/sync/sandbox/live"
 	"github.com/nextvisit/scribe/sync/sandbox/recognize"
 )
@@ -108,9 +109,9 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request, p principal)
 		s.internal(w, "encode transcription", err)
 		return
 	}
-	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO transcription_usage (user_id, source, duration, created_at) VALUES (?, 'file', ?, ?)`,
-			p.userID, res.Duration.Seconds(), formatTime(s.now())); err != nil {
+			p.userID, res.Duration.Seconds(), sqlitedb.FormatTime(s.now())); err != nil {
 			return err
 		}
 		return c.record(ctx, tx, http.StatusOK, body, true)
@@ -182,7 +183,7 @@ func (s *Server) createStreamingToken(w http.ResponseWriter, r *http.Request, p 
 	// The fault, if on, expires the token earlier than the lifetime announced below.
 	expires := now.Add(s.faults.streamTTL(ttl))
 	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO streaming_tokens (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		p.userID, hashToken(token), formatTime(now), formatTime(expires)); err != nil {
+		p.userID, hashToken(token), sqlitedb.FormatTime(now), sqlitedb.FormatTime(expires)); err != nil {
 		s.internal(w, "store streaming token", err)
 		return
 	}
@@ -203,7 +204,7 @@ func (s *Server) createStreamingToken(w http.ResponseWriter, r *http.Request, p 
 // ErrTokenExpired. The check and the marking are one statement, so of two concurrent redemptions exactly
 // one wins.
 func (s *Server) redeemStreamingToken(ctx context.Context, token string) (userID int64, err error) {
-	now := formatTime(s.now())
+	now := sqlitedb.FormatTime(s.now())
 	h := hashToken(token)
 	err = s.db.QueryRowContext(ctx, `UPDATE streaming_tokens SET used_at = ?1
 		WHERE token_hash = ?2 AND used_at IS NULL AND expires_at > ?1 RETURNING user_id`, now, h).Scan(&userID)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 type userBody struct {
@@ -77,7 +79,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	ctx := r.Context()
 	var taken bool
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		if hasEmail {
 			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = ? AND id <> ?)`, email, p.userID).Scan(&taken); err != nil {
 				return err
@@ -89,7 +91,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p principal)
 		_, err := tx.ExecContext(ctx, `
 			UPDATE users SET name = CASE WHEN ?1 THEN ?2 ELSE name END,
 				email = CASE WHEN ?3 THEN ?4 ELSE email END, updated_at = ?5
-			WHERE id = ?6`, hasName, name, hasEmail, email, formatTime(s.now()), p.userID)
+			WHERE id = ?6`, hasName, name, hasEmail, email, sqlitedb.FormatTime(s.now()), p.userID)
 		return err
 	})
 	if err != nil {

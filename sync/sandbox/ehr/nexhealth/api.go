@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 const (
@@ -266,7 +267,7 @@ func (s *Server) listPatients(w http.ResponseWriter, r *http.Request, loc int64)
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("updated_since %q is not a time; use RFC 3339, e.g. 2026-01-02T15:04:05Z.", raw))
 			return
 		}
-		since = ehrkit.FormatTime(t)
+		since = sqlitedb.FormatTime(t)
 	}
 	var total int
 	if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM patients WHERE location_id = ? AND updated_at >= ?`, loc, since).Scan(&total); err != nil {
@@ -339,12 +340,12 @@ func nonZero(n int64) *int64 {
 func toBody(d Document) documentBody {
 	b := documentBody{ID: d.ID, PatientID: d.PatientID, LocationID: d.LocationID, DocumentTypeID: nonZero(d.DocumentTypeID),
 		ProviderID: nonZero(d.ProviderID), VisitDate: nullable(d.VisitDate), FileName: d.FileName, Status: d.Status,
-		CreatedAt: ehrkit.FormatTime(d.CreatedAt)}
+		CreatedAt: sqlitedb.FormatTime(d.CreatedAt)}
 	switch d.Status {
 	case "completed":
-		b.ConfirmedAt = nullable(ehrkit.FormatTime(d.ConfirmAt))
+		b.ConfirmedAt = nullable(sqlitedb.FormatTime(d.ConfirmAt))
 	case "failed":
-		b.ConfirmedAt = nullable(ehrkit.FormatTime(d.ConfirmAt))
+		b.ConfirmedAt = nullable(sqlitedb.FormatTime(d.ConfirmAt))
 		b.StatusMessage = nullable("The health record system rejected the document (sandbox fault injection). Write it again as a new document.")
 	}
 	return b
@@ -475,7 +476,7 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, loc int6
 		row := tx.QueryRowContext(ctx, `INSERT INTO documents (patient_id, location_id, document_type_id, provider_id, visit_date, file_name,
 			content, outcome, idempotency_key, created_at, confirm_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+docColumns,
 			patient, loc, nullInt(u.docType), nullInt(u.provider), sql.NullString{String: u.visitDate, Valid: u.visitDate != ""},
-			u.fileName, u.content, outcome, sql.NullString{String: key, Valid: key != ""}, ehrkit.FormatTime(now), ehrkit.FormatTime(confirm))
+			u.fileName, u.content, outcome, sql.NullString{String: key, Valid: key != ""}, sqlitedb.FormatTime(now), sqlitedb.FormatTime(confirm))
 		d, err := s.scanDoc(row, false)
 		if err != nil {
 			return 0, envelope{}, false, err
@@ -515,7 +516,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, do func(ctx 
 	}()
 	var status int
 	var body []byte
-	err = ehrkit.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		st, e, effect, err := do(ctx, tx)
 		if err != nil {
 			return err
@@ -624,9 +625,9 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request, loc int64) {
 	s.mu.Unlock()
 	status := func(down time.Time) (string, string) {
 		if down.IsZero() {
-			return "green", ehrkit.FormatTime(now)
+			return "green", sqlitedb.FormatTime(now)
 		}
-		return "red", ehrkit.FormatTime(down)
+		return "red", sqlitedb.FormatTime(down)
 	}
 	b := syncStatusBody{InstitutionID: institutionID, SyncSourceType: "DataSource", SyncSourceName: "Riverside sandbox server",
 		EMR: emrBody{ID: 11, Name: "sandbox_ehr"}}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 const (
@@ -41,7 +42,7 @@ var providers = []provider{
 const otherLocationPatients = 2
 
 func (s *Server) seed(ctx context.Context) error {
-	return ehrkit.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var done bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'seeded')`).Scan(&done); err != nil {
 			return err
@@ -60,7 +61,7 @@ func (s *Server) seed(ctx context.Context) error {
 			id := 901 + i
 			if _, err := tx.ExecContext(ctx, `INSERT INTO providers (id, first_name, middle_name, last_name, suffix, email, npi, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.first, p.middle, p.last, p.suffix, p.email, p.npi,
-				ehrkit.FormatTime(start), ehrkit.FormatTime(start)); err != nil {
+				sqlitedb.FormatTime(start), sqlitedb.FormatTime(start)); err != nil {
 				return fmt.Errorf("seed providers: %w", err)
 			}
 			for _, l := range p.locations {
@@ -81,14 +82,14 @@ func (s *Server) seed(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO patients (id, location_id, provider_id, first_name, middle_name, last_name,
 				preferred_name, gender, date_of_birth, phone_number, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				3001+i, loc, prov, p.First, p.Middle, p.Last, p.Preferred, p.Gender, p.DOB, p.Phone,
-				ehrkit.FormatTime(created), ehrkit.FormatTime(updated)); err != nil {
+				sqlitedb.FormatTime(created), sqlitedb.FormatTime(updated)); err != nil {
 				return fmt.Errorf("seed patients: %w", err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('token_secret', ?)`, newSecret()); err != nil {
 			return fmt.Errorf("seed token secret: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, ehrkit.FormatTime(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, sqlitedb.FormatTime(now))
 		return err
 	})
 }

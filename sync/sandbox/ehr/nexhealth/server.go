@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 //go:embed migrations/*.sql
@@ -103,7 +104,7 @@ type Document struct {
 
 // New opens the model's state in cfg.Dir, creating and seeding it on first use.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if err := ehrkit.PrepareDir(cfg.Dir); err != nil {
+	if err := sqlitedb.PrepareDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("nexhealth: %w", err)
 	}
 	if cfg.TokenTTL < 0 || cfg.ProcessingDelay < 0 {
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := ehrkit.OpenDB(ctx, filepath.Join(cfg.Dir, "nexhealth.db"), migrations)
+	db, err := sqlitedb.OpenDB(ctx, filepath.Join(cfg.Dir, "nexhealth.db"), migrations)
 	if err != nil {
 		return nil, fmt.Errorf("nexhealth: %w", err)
 	}
@@ -208,7 +209,7 @@ func (s *Server) Close() error {
 // would, so roster sync with updated_since has something new to find.
 func (s *Server) EditPatient(ctx context.Context, patientID int64, phone string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE patients SET phone_number = ?, updated_at = ? WHERE id = ?`,
-		phone, ehrkit.FormatTime(s.now()), patientID)
+		phone, sqlitedb.FormatTime(s.now()), patientID)
 	if err != nil {
 		return fmt.Errorf("nexhealth: edit patient: %w", err)
 	}
@@ -269,10 +270,10 @@ func (s *Server) scanDoc(r scanner, withContent bool) (Document, error) {
 		return Document{}, fmt.Errorf("read document: %w", err)
 	}
 	var err error
-	if d.CreatedAt, err = ehrkit.ParseTime(created); err != nil {
+	if d.CreatedAt, err = sqlitedb.ParseTime(created); err != nil {
 		return Document{}, err
 	}
-	if d.ConfirmAt, err = ehrkit.ParseTime(confirm); err != nil {
+	if d.ConfirmAt, err = sqlitedb.ParseTime(confirm); err != nil {
 		return Document{}, err
 	}
 	d.Status = outcome

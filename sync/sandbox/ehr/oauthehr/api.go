@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 const (
@@ -62,7 +62,7 @@ func (s *Server) Documents(ctx context.Context) ([]Document, error) {
 			&d.ContentType, &d.IdempotencyKey, &created, &d.Current); err != nil {
 			return nil, fmt.Errorf("list documents: %w", err)
 		}
-		if d.CreatedAt, err = ehrkit.ParseTime(created); err != nil {
+		if d.CreatedAt, err = sqlitedb.ParseTime(created); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
@@ -164,9 +164,9 @@ func (s *Server) handlePatients(w http.ResponseWriter, r *http.Request, _ grant)
 				Message: "updated_since must be an RFC 3339 time such as 2026-01-02T15:04:05Z.", Fields: map[string]string{"updated_since": "not an RFC 3339 time"}})
 			return
 		}
-		since = ehrkit.FormatTime(t)
+		since = sqlitedb.FormatTime(t)
 	}
-	serverTime := ehrkit.FormatTime(s.now())
+	serverTime := sqlitedb.FormatTime(s.now())
 	rows, err := s.db.QueryContext(r.Context(), `
 		SELECT id, first_name, middle_name, last_name, preferred_name, gender, date_of_birth, updated_at
 		FROM patients WHERE updated_at > ? ORDER BY updated_at, id`, since)
@@ -366,7 +366,7 @@ func (s *Server) handlePushNote(w http.ResponseWriter, r *http.Request, g grant)
 			return 0, nil, invalidFields(map[string]string{"provider_id": fmt.Sprintf(
 				"%q is not a %s provider; map the clinician to one of GET /api/providers", req.ProviderID, s.name)})
 		}
-		now := ehrkit.FormatTime(s.now())
+		now := sqlitedb.FormatTime(s.now())
 		res, err := tx.ExecContext(ctx, `INSERT INTO documents (patient_id, provider_id, visit_date, external_id, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, patient, req.ProviderID, req.VisitDate, req.ExternalID, now, now)
 		if err != nil {
@@ -424,7 +424,7 @@ func (s *Server) handleReplaceNote(w http.ResponseWriter, r *http.Request, g gra
 		if ct == "" {
 			ct = cur.ContentType
 		}
-		now := ehrkit.FormatTime(s.now())
+		now := sqlitedb.FormatTime(s.now())
 		if _, err := tx.ExecContext(ctx, `INSERT INTO document_versions (document_id, version, content, content_type, idempotency_key, created_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, noteID, cur.Version+1, req.Content, ct, key, now); err != nil {
 			return 0, nil, err
@@ -460,7 +460,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, g grant, bod
 		replayed bool
 		refusal  *apiErr
 	)
-	err := ehrkit.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		if key != "" {
 			var prevRoute string
 			var prevHash []byte
@@ -493,7 +493,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, g grant, bod
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, route, request_hash, status, body, effects, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?)`, g.userID, key, route, sum[:], status, out, ehrkit.FormatTime(s.now()))
+			VALUES (?, ?, ?, ?, ?, ?, 1, ?)`, g.userID, key, route, sum[:], status, out, sqlitedb.FormatTime(s.now()))
 		return err
 	})
 	switch {

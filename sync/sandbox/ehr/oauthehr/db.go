@@ -5,8 +5,8 @@ import (
 	"errors"
 )
 
-// migrationFiles is the EHR's schema, applied by ehrkit.OpenDB. Times are
-// stored as ehrkit.TimeLayout: UTC and fixed width, so they sort as text
+// migrationFiles is the EHR's schema, applied by sqlitedb.OpenDB. Times are
+// stored as sqlitedb.TimeLayout: UTC and fixed width, so they sort as text
 // (updated_since compares them that way).
 //
 //go:embed migrations/*.sql

@@ -35,7 +35,7 @@ import (
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4/server"
-	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // The sample EHR administrator who logs in on the authorization page. The password is the same for
@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create EHR folder: %w", err)
 	}
-	db, err := ehrkit.OpenDB(ctx, filepath.Join(cfg.Dir, strings.ToLower(cfg.Name)+".db"), migrationFiles)
+	db, err := sqlitedb.OpenDB(ctx, filepath.Join(cfg.Dir, strings.ToLower(cfg.Name)+".db"), migrationFiles)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", cfg.Name, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -81,7 +81,7 @@ func spell(name string, p seedPatient) seedPatient {
 
 // seed fills a new database once: a second New on the same folder finds the mark and adds nothing.
 func (s *Server) seed(ctx context.Context) error {
-	return ehrkit.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var done bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'seeded')`).Scan(&done); err != nil {
 			return fmt.Errorf("read seed mark: %w", err)
@@ -112,11 +112,11 @@ func (s *Server) seed(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `
 				INSERT INTO patients (id, first_name, middle_name, last_name, preferred_name, gender, date_of_birth, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				patientID(s.name, i), p.first, p.middle, p.last, p.nickname, p.gender, p.dob, ehrkit.FormatTime(updated)); err != nil {
+				patientID(s.name, i), p.first, p.middle, p.last, p.nickname, p.gender, p.dob, sqlitedb.FormatTime(updated)); err != nil {
 				return fmt.Errorf("seed patients: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, ehrkit.FormatTime(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, sqlitedb.FormatTime(now)); err != nil {
 			return fmt.Errorf("mark seeded: %w", err)
 		}
 		return nil

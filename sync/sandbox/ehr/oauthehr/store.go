@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4"
 	"github.com/go-oauth2/oauth2/v4/models"
-	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // tokenStore keeps the library's grants in SQLite. Codes, access and refresh tokens are stored only as
@@ -38,7 +38,7 @@ func (st *tokenStore) expiry(secret string, ttl time.Duration) any {
 	if secret == "" || ttl <= 0 {
 		return nil
 	}
-	return ehrkit.FormatTime(st.s.now().Add(ttl))
+	return sqlitedb.FormatTime(st.s.now().Add(ttl))
 }
 
 func (st *tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
@@ -55,7 +55,7 @@ func (st *tokenStore) Create(ctx context.Context, info oauth2.TokenInfo) error {
 		nullHash(info.GetCode()), st.expiry(info.GetCode(), info.GetCodeExpiresIn()),
 		nullHash(info.GetAccess()), st.expiry(info.GetAccess(), info.GetAccessExpiresIn()),
 		nullHash(info.GetRefresh()), st.expiry(info.GetRefresh(), info.GetRefreshExpiresIn()),
-		ehrkit.FormatTime(st.s.now()))
+		sqlitedb.FormatTime(st.s.now()))
 	if err != nil {
 		return fmt.Errorf("store token: %w", err)
 	}
@@ -124,7 +124,7 @@ func (st *tokenStore) get(ctx context.Context, column, secret string) (oauth2.To
 		if !exp.Valid {
 			return wall, 0, nil
 		}
-		at, err := ehrkit.ParseTime(exp.String)
+		at, err := sqlitedb.ParseTime(exp.String)
 		if err != nil {
 			return time.Time{}, 0, err
 		}
@@ -175,7 +175,7 @@ func (s *Server) lookupAccess(ctx context.Context, access string) (grant, error)
 		return grant{}, fmt.Errorf("read access token: %w", err)
 	}
 	if exp.Valid {
-		at, err := ehrkit.ParseTime(exp.String)
+		at, err := sqlitedb.ParseTime(exp.String)
 		if err != nil {
 			return grant{}, err
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 const (
@@ -244,7 +245,7 @@ type noteBody struct {
 
 func toBody(d Document) noteBody {
 	return noteBody{ID: d.ID, ClientID: d.PatientID, ClinicianID: d.ProviderID, Date: d.VisitDate, Body: d.Content,
-		Format: d.Format, Version: d.Version, CreatedAt: ehrkit.FormatTime(d.CreatedAt), UpdatedAt: ehrkit.FormatTime(d.UpdatedAt)}
+		Format: d.Format, Version: d.Version, CreatedAt: sqlitedb.FormatTime(d.CreatedAt), UpdatedAt: sqlitedb.FormatTime(d.UpdatedAt)}
 }
 
 // noteRequest is the body of POST /api/notes and PUT /api/notes/{id}; pointers tell absent from zero.
@@ -331,7 +332,7 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 		if len(fields) > 0 {
 			return http.StatusUnprocessableEntity, invalidFields(fields), false, nil
 		}
-		now := ehrkit.FormatTime(s.now())
+		now := sqlitedb.FormatTime(s.now())
 		row := tx.QueryRowContext(ctx, `INSERT INTO notes (client_id, clinician_id, date, body, format, idempotency_key, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+noteColumns,
 			*req.ClientID, *req.ClinicianID, *req.Date, *req.Body, format, sql.NullString{String: key, Valid: key != ""}, now, now)
@@ -368,7 +369,7 @@ func (s *Server) replaceNote(w http.ResponseWriter, r *http.Request) {
 			return http.StatusUnprocessableEntity, invalidFields(fields), false, nil
 		}
 		row := tx.QueryRowContext(ctx, `UPDATE notes SET body = ?, format = ?, version = version + 1, updated_at = ? WHERE id = ?
-			RETURNING `+noteColumns, *req.Body, format, ehrkit.FormatTime(s.now()), id)
+			RETURNING `+noteColumns, *req.Body, format, sqlitedb.FormatTime(s.now()), id)
 		d, err := scanNote(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			return http.StatusNotFound, errorBody{errorDetail{Code: "not_found", Message: fmt.Sprintf("No note has id %d.", id)}}, false, nil
@@ -407,7 +408,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, do func(ctx 
 	}()
 	var status int
 	var body []byte
-	err = ehrkit.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		st, v, effect, err := do(ctx, tx)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // The practice behind SampleToken and the admin who made it.
@@ -29,7 +30,7 @@ var clinicians = []clinician{
 }
 
 func (s *Server) seed(ctx context.Context) error {
-	return ehrkit.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var done bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'seeded')`).Scan(&done); err != nil {
 			return err
@@ -50,11 +51,11 @@ func (s *Server) seed(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, first_name, middle_name, last_name, preferred_name,
 				date_of_birth, gender, phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				7001+i, p.First, p.Middle, p.Last, p.Preferred, p.DOB, p.Gender, p.Phone,
-				ehrkit.FormatTime(start.Add(time.Duration(i)*24*time.Hour))); err != nil {
+				sqlitedb.FormatTime(start.Add(time.Duration(i)*24*time.Hour))); err != nil {
 				return fmt.Errorf("seed clients: %w", err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, ehrkit.FormatTime(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', ?)`, sqlitedb.FormatTime(now))
 		return err
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 //go:embed migrations/*.sql
@@ -71,7 +72,7 @@ type Document struct {
 
 // New opens the model's state in cfg.Dir, creating and seeding it on first use.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if err := ehrkit.PrepareDir(cfg.Dir); err != nil {
+	if err := sqlitedb.PrepareDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("simplepractice: %w", err)
 	}
 	if cfg.Now == nil {
@@ -81,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := ehrkit.OpenDB(ctx, filepath.Join(cfg.Dir, "simplepractice.db"), migrations)
+	db, err := sqlitedb.OpenDB(ctx, filepath.Join(cfg.Dir, "simplepractice.db"), migrations)
 	if err != nil {
 		return nil, fmt.Errorf("simplepractice: %w", err)
 	}
@@ -170,10 +171,10 @@ func scanNote(r scanner) (Document, error) {
 		return Document{}, fmt.Errorf("read note: %w", err)
 	}
 	var err error
-	if d.CreatedAt, err = ehrkit.ParseTime(created); err != nil {
+	if d.CreatedAt, err = sqlitedb.ParseTime(created); err != nil {
 		return Document{}, err
 	}
-	if d.UpdatedAt, err = ehrkit.ParseTime(updated); err != nil {
+	if d.UpdatedAt, err = sqlitedb.ParseTime(updated); err != nil {
 		return Document{}, err
 	}
 	return d, nil

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
 // Idempotency-Key handling. Each model's schema has this table:
@@ -74,7 +76,7 @@ func (k *Keys) Begin(ctx context.Context, key, route string) (*Claim, *Replay, e
 	defer tick.Stop()
 	for {
 		res, err := k.db.ExecContext(ctx, `INSERT INTO idempotency_keys (key, route, boot_id, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, key, route, k.bootID, FormatTime(k.now()))
+			ON CONFLICT DO NOTHING`, key, route, k.bootID, sqlitedb.FormatTime(k.now()))
 		if err != nil {
 			return nil, nil, fmt.Errorf("claim idempotency key: %w", err)
 		}

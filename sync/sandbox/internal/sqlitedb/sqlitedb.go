@@ -1,7 +1,8 @@
-// Package ehrkit is the plumbing the sandbox's EHR models share: their SQLite files, Idempotency-Key
-// claims, fault switches, the access log and the EHR-side sample roster. Each model keeps its own
-// routes, wire format and schema; what is here has no opinion about either.
-package ehrkit
+// Package sqlitedb opens the sandbox's SQLite files — the Nextvisit stand-in's
+// and each EHR model's — alike: created 0600, WAL (checked), busy_timeout,
+// foreign keys, write transactions that lock at BEGIN, and embedded numbered
+// migrations applied one transaction each.
+package sqlitedb
 
 import (
 	"context"
