@@ -91,7 +91,7 @@ type Connector struct {
 // New checks cfg and returns a connector; it does not call NexHealth
 // (Validate does).
 func New(cfg Config) (*Connector, error) {
-	base, err := checkBaseURL(cfg.BaseURL)
+	base, err := ehr.BaseURL(cfg.BaseURL, "https://nexhealth.info")
 	if err != nil {
 		return nil, fmt.Errorf("nexhealth: %w", err)
 	}
@@ -125,23 +125,6 @@ func New(cfg Config) (*Connector, error) {
 		c.now = time.Now
 	}
 	return c, nil
-}
-
-func checkBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("the base URL %q is not an http(s) URL with a host; give the API's address, e.g. https://nexhealth.info", raw)
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("the base URL %q uses plain http; the API key must travel over https (http is only for a loopback host)", raw)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	u.RawQuery, u.Fragment = "", ""
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // Kind is ehr.NexHealth.

@@ -62,7 +62,7 @@ type Connector struct {
 // New checks cfg and returns a connector; it does not call SimplePractice
 // (Validate does).
 func New(cfg Config) (*Connector, error) {
-	base, err := checkBaseURL(cfg.BaseURL)
+	base, err := ehr.BaseURL(cfg.BaseURL, "https://api.example.com")
 	if err != nil {
 		return nil, fmt.Errorf("simplepractice: %w", err)
 	}
@@ -84,23 +84,6 @@ func New(cfg Config) (*Connector, error) {
 		c.now = time.Now
 	}
 	return c, nil
-}
-
-func checkBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("the base URL %q is not an http(s) URL with a host; give the API's address, e.g. https://api.example.com", raw)
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("the base URL %q uses plain http; the API token must travel over https (http is only for a loopback host)", raw)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	u.RawQuery, u.Fragment = "", ""
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // Kind is ehr.SimplePractice.
