@@ -122,13 +122,17 @@ func (c *Core) JobsChanged() <-chan struct{} { return c.queue.Changed() }
 func (c *Core) WaitJob(ctx context.Context, id JobID) (Job, error) {
 	for {
 		changed := c.queue.Changed()
+		// Online is read before the job: a worker marks the queue offline
+		// before it hands the job back, so an offline queue seen first
+		// means the row read next is not an attempt still in flight.
+		online := c.queue.Online()
 		j, err := c.queue.Get(ctx, id)
 		if err != nil {
 			return Job{}, err
 		}
 		switch {
 		case j.State == outbox.Done, j.State == outbox.NeedsAttention, j.State == outbox.Cancelled,
-			j.State == outbox.Queued && (j.Attempts > 0 || !c.queue.Online()):
+			j.State == outbox.Queued && (j.Attempts > 0 || !online):
 			return j, nil
 		}
 		select {

@@ -248,6 +248,10 @@ func (c *Core) CreatePatient(ctx context.Context, np NewPatient) (AddedPatient, 
 		return added, fmt.Errorf("add patient: %w", err)
 	}
 	added.Reason = j.LastError
+	if added.Reason == "" && j.State == outbox.Queued {
+		// Not tried: an earlier job already found the server unreachable.
+		added.Reason = "the server cannot be reached now; it is sent as soon as it can be"
+	}
 	switch j.State {
 	case outbox.Done:
 		sid, err := c.db.ServerPatientID(ctx, s.scope(), -int64(id))
