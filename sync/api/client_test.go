@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -183,6 +184,8 @@ func TestOperationsUseTheirRoutes(t *testing.T) {
 			writeJSON(w, 200, map[string]any{"message": "deleted"})
 		case "PUT /api/v1/user":
 			writeJSON(w, 200, sampleUser)
+		case "GET /api/v1/team/users":
+			writeJSON(w, 200, map[string]any{"data": []any{sampleUser, map[string]any{"id": 8, "name": "Dr. B", "email": "b@example.com"}}})
 		case "GET /api/v1/patients":
 			writeJSON(w, 200, list(patient))
 		case "GET /api/v1/patients/5", "PUT /api/v1/patients/5":
@@ -225,6 +228,11 @@ func TestOperationsUseTheirRoutes(t *testing.T) {
 	check("RevokeToken", c.RevokeToken(ctx, 3))
 	_, err = c.UpdateUser(ctx, UserUpdate{Name: &name})
 	check("UpdateUser", err)
+	team, err := c.TeamUsers(ctx)
+	check("TeamUsers", err)
+	if len(team) != 2 || team[0].Id != 7 || team[1].Id != 8 || team[1].Email != "b@example.com" {
+		t.Errorf("team users = %+v", team)
+	}
 	pp, err := c.PatientsPage(ctx, PatientQuery{Search: "Jo Ann", PerPage: 20}, 0)
 	check("PatientsPage", err)
 	if len(pp.Items) != 1 || pp.Items[0].Id != 5 || pp.Meta.TotalItems() != 1 {
@@ -281,5 +289,43 @@ func TestOperationsUseTheirRoutes(t *testing.T) {
 		if err != nil || q.Encode() != want {
 			t.Errorf("%s query = %q, want %q", r.path, seen[r], want)
 		}
+	}
+}
+
+// A team-users answer that is not a list of users is ErrBadResponse; a server without the (inferred)
+// operation is ErrNotFound, which the app answers with the signed-in user alone.
+func TestTeamUsersChecksAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   any
+		want   error
+	}{
+		{"empty list", 200, map[string]any{"data": []any{}}, ErrBadResponse},
+		{"no data", 200, map[string]any{}, ErrBadResponse},
+		{"user without id", 200, map[string]any{"data": []any{map[string]any{"name": "X", "email": "x@example.com"}}}, ErrBadResponse},
+		{"not JSON", 200, "<html>", ErrBadResponse},
+		{"no such operation", 404, map[string]any{"message": "Not Found"}, ErrNotFound},
+		{"signed out", 401, map[string]any{"message": "Unauthenticated."}, ErrUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if r.URL.Path != "/api/v1/team/users" {
+					t.Errorf("request to %s", r.URL.Path)
+				}
+				if b, ok := tc.body.(string); ok {
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(b))
+					return
+				}
+				writeJSON(w, tc.status, tc.body)
+			})
+			c, _ := newTestClient(t, s.base(), Options{})
+			users, err := c.TeamUsers(t.Context())
+			if !errors.Is(err, tc.want) || users != nil {
+				t.Errorf("TeamUsers = %+v, %v; want %v", users, err, tc.want)
+			}
+		})
 	}
 }

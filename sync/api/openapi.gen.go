@@ -451,6 +451,11 @@ type User struct {
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
+// UserList defines model for UserList.
+type UserList struct {
+	Data []User `json:"data"`
+}
+
 // UserUpdate defines model for UserUpdate.
 type UserUpdate struct {
 	Email *openapi_types.Email `json:"email,omitempty"`
@@ -853,6 +858,11 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/progress-notes/{id}/unsign (the `UnsignProgressNote` operationId).
 	UnsignProgressNote(ctx context.Context, id NoteIDPath, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListTeamUsers The users of the signed-in user's team (the clinicians a note can be signed by)
+	//
+	// Corresponds with GET /v1/team/users (the `ListTeamUsers` operationId).
+	ListTeamUsers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTemplates The note templates (the ids that model_id takes)
 	//
 	// Corresponds with GET /v1/templates (the `ListTemplates` operationId).
@@ -1235,6 +1245,21 @@ func (c *rawClient) SignProgressNote(ctx context.Context, id NoteIDPath, reqEdit
 // Corresponds with PUT /v1/progress-notes/{id}/unsign (the `UnsignProgressNote` operationId).
 func (c *rawClient) UnsignProgressNote(ctx context.Context, id NoteIDPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUnsignProgressNoteRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTeamUsers The users of the signed-in user's team (the clinicians a note can be signed by)
+//
+// Corresponds with GET /v1/team/users (the `ListTeamUsers` operationId).
+func (c *rawClient) ListTeamUsers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTeamUsersRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2119,6 +2144,33 @@ func NewUnsignProgressNoteRequest(server string, id NoteIDPath) (*http.Request, 
 	return req, nil
 }
 
+// NewListTeamUsersRequest constructs an http.Request for the ListTeamUsers method
+func NewListTeamUsersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/team/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTemplatesRequest constructs an http.Request for the ListTemplates method
 func NewListTemplatesRequest(server string) (*http.Request, error) {
 	var err error
@@ -2619,6 +2671,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/progress-notes/{id}/unsign (the `UnsignProgressNote` operationId).
 	UnsignProgressNoteWithResponse(ctx context.Context, id NoteIDPath, reqEditors ...RequestEditorFn) (*UnsignProgressNoteResponse, error)
+
+	// ListTeamUsersWithResponse The users of the signed-in user's team (the clinicians a note can be signed by)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/team/users (the `ListTeamUsers` operationId).
+	ListTeamUsersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTeamUsersResponse, error)
 
 	// ListTemplatesWithResponse The note templates (the ids that model_id takes)
 	//
@@ -3826,6 +3885,68 @@ func (r UnsignProgressNoteResponse) ContentType() string {
 	return ""
 }
 
+// ListTeamUsersResponse429Headers the declared response headers of an HTTP 429 response for ListTeamUsers
+type ListTeamUsersResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListTeamUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTeamUsersResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTeamUsersResponse) GetJSON200() *UserList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTeamUsersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListTeamUsersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTeamUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTeamUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTeamUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTeamUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListTemplatesResponse429Headers the declared response headers of an HTTP 429 response for ListTemplates
 type ListTemplatesResponse429Headers struct {
 	RetryAfter *int
@@ -4682,6 +4803,19 @@ func (c *ClientWithResponses) UnsignProgressNoteWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseUnsignProgressNoteResponse(rsp)
+}
+
+// ListTeamUsersWithResponse The users of the signed-in user's team (the clinicians a note can be signed by)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/team/users (the `ListTeamUsers` operationId).
+func (c *ClientWithResponses) ListTeamUsersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTeamUsersResponse, error) {
+	rsp, err := c.ListTeamUsers(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTeamUsersResponse(rsp)
 }
 
 // ListTemplatesWithResponse The note templates (the ids that model_id takes)
@@ -5799,6 +5933,59 @@ func ParseUnsignProgressNoteResponse(rsp *http.Response) (*UnsignProgressNoteRes
 	switch {
 	case rsp.StatusCode == 429:
 		var headers UnsignProgressNoteResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListTeamUsersResponse parses an HTTP response from a ListTeamUsersWithResponse call
+func ParseListTeamUsersResponse(rsp *http.Response) (*ListTeamUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTeamUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListTeamUsersResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

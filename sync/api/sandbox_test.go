@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -207,6 +208,16 @@ func operations() []operation {
 				err = fmt.Errorf("user email %q", u.Email)
 			}
 			return err
+		}},
+		{name: "TeamUsers", retryable: true, prep: noPrep, op: func(ctx context.Context, c *api.Client, _ int64) error {
+			us, err := c.TeamUsers(ctx)
+			if err != nil {
+				return err
+			}
+			if len(us) != 3 || !slices.ContainsFunc(us, func(u api.User) bool { return u.Email == sandbox.SampleEmail }) {
+				return fmt.Errorf("team users %+v, want the 3 sample clinicians, the signed-in one among them", us)
+			}
+			return nil
 		}},
 		{name: "UpdateUser", retryable: true, prep: noPrep,
 			op: func(ctx context.Context, c *api.Client, _ int64) error {

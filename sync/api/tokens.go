@@ -88,6 +88,31 @@ func (c *Client) UpdateUser(ctx context.Context, u UserUpdate) (User, error) {
 	return withID(decoded(r.JSON200, r.HTTPResponse))
 }
 
+// TeamUsers lists the users of the signed-in user's team, the signed-in user among them: the clinicians
+// whose notes this practice signs, for mapping them to EHR providers. The operation is inferred
+// (x-inferred): a server without it answers ErrNotFound, and the caller falls back to User.
+func (c *Client) TeamUsers(ctx context.Context) ([]User, error) {
+	r, err := call(ctx, c, c.raw.ListTeamUsersWithResponse)
+	if err != nil {
+		return nil, err
+	}
+	list, err := decoded(r.JSON200, r.HTTPResponse)
+	if err != nil {
+		return nil, err
+	}
+	// The signed-in user is always in their own team: an empty list is not an answer to this request
+	// (a `{}`, a proxy's JSON).
+	if len(list.Data) == 0 {
+		return nil, badResponse("the team's user list is empty; it should hold at least the signed-in user")
+	}
+	for _, u := range list.Data {
+		if u.Id == 0 {
+			return nil, badResponse("a team user in the answer has no id")
+		}
+	}
+	return list.Data, nil
+}
+
 // checkEmail catches what the generated Email type would refuse to marshal, with a message a person
 // can act on.
 func checkEmail(s string) error {

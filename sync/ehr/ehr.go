@@ -8,6 +8,7 @@ package ehr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -110,6 +111,26 @@ type PushOptions struct {
 	// IdempotencyKey makes a retried push one effect: (note version,
 	// connection).
 	IdempotencyKey string
+}
+
+// Check says what is wrong with the options, in words for the log: an
+// unknown setting (a bug or a damaged settings row upstream, never
+// something to guess at) or a missing idempotency key.
+func (o PushOptions) Check() error {
+	switch o.Content {
+	case NoteWithCodes, NoteOnly:
+	default:
+		return fmt.Errorf("unknown content setting %q; use %q or %q", o.Content, NoteWithCodes, NoteOnly)
+	}
+	switch o.Update {
+	case Append, Replace:
+	default:
+		return fmt.Errorf("unknown update setting %q; use %q or %q", o.Update, Append, Replace)
+	}
+	if o.IdempotencyKey == "" {
+		return errors.New("no idempotency key; every push needs one so a retry cannot file the note twice")
+	}
+	return nil
 }
 
 // Ref is where a pushed note landed in the EHR, opaque to the app.

@@ -1,9 +1,11 @@
 package ehr
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,4 +101,16 @@ func parseRetryAfter(v string) time.Duration {
 		return max(time.Until(t), 0)
 	}
 	return 0
+}
+
+// WithoutURL drops the request URL from a transport error: it holds ids
+// (a patient's, the location's) that have no place in logs or job errors.
+// The cause (a *net.OpError, context.DeadlineExceeded) stays for errors.As
+// and errors.Is.
+func WithoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
@@ -130,7 +132,7 @@ func TestEveryRouteNeedsToken(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	routes := []string{
 		"GET /v1/tokens", "DELETE /v1/tokens/current", "DELETE /v1/tokens/1",
-		"GET /v1/user", "PUT /v1/user",
+		"GET /v1/user", "PUT /v1/user", "GET /v1/team/users",
 		"GET /v1/patients", "POST /v1/patients", "GET /v1/patients/1", "PUT /v1/patients/1", "DELETE /v1/patients/1",
 		"GET /v1/templates",
 		"GET /v1/progress-notes", "POST /v1/progress-notes", "GET /v1/progress-notes/1", "PUT /v1/progress-notes/1",
@@ -152,7 +154,7 @@ func TestEveryRouteNeedsToken(t *testing.T) {
 	}
 	// The same routes do work with the token (the note and patient exist in the seed); deleting the
 	// current token is left out so the loop can go on.
-	for _, rt := range []string{"GET /v1/tokens", "GET /v1/user", "GET /v1/patients", "GET /v1/patients/1", "GET /v1/templates",
+	for _, rt := range []string{"GET /v1/tokens", "GET /v1/user", "GET /v1/team/users", "GET /v1/patients", "GET /v1/patients/1", "GET /v1/templates",
 		"GET /v1/progress-notes", "GET /v1/progress-notes/1", "GET /v1/billing/plan", "GET /v1/billing/usage", "GET /v1/billing/estimate"} {
 		method, path, _ := strings.Cut(rt, " ")
 		if r := e.do(method, path, nil); r.status != http.StatusOK {
@@ -191,6 +193,51 @@ func TestUser(t *testing.T) {
 		t.Errorf("email not changed: %+v", u)
 	}
 	e.login("sam@sandbox.local", SamplePassword, "after-change")
+}
+
+// The team's users are the seed's three clinicians, and only they: another team's user is not listed,
+// and that user sees their own team.
+func TestTeamUsers(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	ctx := t.Context()
+	now := sqlitedb.FormatTime(e.clock.Now())
+	hash, err := bcrypt.GenerateFromPassword([]byte("other-password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.db.ExecContext(ctx, `INSERT INTO teams (id, name, created_at) VALUES (2, 'Other', ?)`, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.db.ExecContext(ctx, `INSERT INTO users (id, team_id, name, email, password_hash, created_at, updated_at)
+		VALUES (10, 2, 'Dr. Other', 'other@sandbox.local', ?, ?, ?)`, string(hash), now, now); err != nil {
+		t.Fatal(err)
+	}
+
+	var list struct{ Data []apiUser }
+	e.must("GET", "/v1/team/users", nil, http.StatusOK, &list)
+	if len(list.Data) != len(sampleUsers) {
+		t.Fatalf("team users = %+v, want the %d sample clinicians", list.Data, len(sampleUsers))
+	}
+	var me apiUser
+	e.must("GET", "/v1/user", nil, http.StatusOK, &me)
+	for i, u := range list.Data {
+		want := sampleUsers[i]
+		if u.ID == 0 || u.Name != want.name || u.Email != want.email || u.TeamID != me.TeamID || u.CreatedAt == "" {
+			t.Errorf("team user %d = %+v, want %s <%s> in team %d", i, u, want.name, want.email, me.TeamID)
+		}
+	}
+	if list.Data[0] != me {
+		t.Errorf("the signed-in user %+v is not the first team user %+v", me, list.Data[0])
+	}
+
+	other := e.login("other@sandbox.local", "other-password", "other team")
+	var theirs struct{ Data []apiUser }
+	r := e.doAs(other, "GET", "/v1/team/users", nil, nil)
+	r.decode(t, &theirs)
+	if r.status != http.StatusOK || len(theirs.Data) != 1 || theirs.Data[0].ID != 10 || theirs.Data[0].TeamID != 2 {
+		t.Errorf("the other team's users: %d %s", r.status, r.body)
+	}
 }
 
 func TestPatientsListAndSearch(t *testing.T) {

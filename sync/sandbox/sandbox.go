@@ -317,6 +317,7 @@ func (s *Server) routes() http.Handler {
 
 	h("GET /api/v1/user", s.getUser)
 	h("PUT /api/v1/user", s.updateUser)
+	h("GET /api/v1/team/users", s.listTeamUsers)
 
 	h("GET /api/v1/patients", s.listPatients)
 	h("POST /api/v1/patients", s.createPatient)

@@ -51,6 +51,34 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, u)
 }
 
+// listTeamUsers answers the signed-in user's team: GET /v1/team/users → {data: [user…]}, in id order.
+// The app maps these clinicians to EHR providers.
+func (s *Server) listTeamUsers(w http.ResponseWriter, r *http.Request, p principal) {
+	rows, err := s.db.QueryContext(r.Context(), `
+		SELECT id, name, email, team_id, created_at, updated_at FROM users WHERE team_id = ? ORDER BY id`, p.teamID)
+	if err != nil {
+		s.internal(w, "list team users", err)
+		return
+	}
+	defer rows.Close()
+	list := []userBody{}
+	for rows.Next() {
+		var u userBody
+		if err := rows.Scan(&u.ID, &u.Name, &u.Email, &u.TeamID, &u.CreatedAt, &u.UpdatedAt); err != nil {
+			s.internal(w, "list team users", err)
+			return
+		}
+		list = append(list, u)
+	}
+	if err := rows.Err(); err != nil {
+		s.internal(w, "list team users", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data []userBody `json:"data"`
+	}{list})
+}
+
 // updateUser changes the signed-in user's name and email: PUT /v1/user {name?, email?}.
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p principal) {
 	in, ok := readJSON(w, r)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,21 +152,50 @@ func Run(t *testing.T, newConn func(t *testing.T) (ehr.Connector, Chart)) {
 		full := sampleNote(ch, "Content with codes")
 		push(t, c, full, ehr.PushOptions{Content: ehr.NoteWithCodes, Update: ehr.Append, IdempotencyKey: "content-full"})
 		docs := documents(t, ch)
-		for _, d := range matching(docs, only.Text) {
-			for _, code := range only.Codes {
-				if strings.Contains(d.Content, code.Code) {
-					t.Errorf("note-only push carries code %s:\n%s", code.Code, d.Content)
-				}
+		gotOnly := matching(docs, only.Text)
+		if len(gotOnly) != 1 {
+			t.Fatalf("note only: %d documents, want 1", len(gotOnly))
+		}
+		for _, code := range only.Codes {
+			if strings.Contains(gotOnly[0].Content, code.Code) {
+				t.Errorf("note-only push carries code %s:\n%s", code.Code, gotOnly[0].Content)
 			}
 		}
 		got := matching(docs, full.Text)
 		if len(got) != 1 {
 			t.Fatalf("with codes: %d documents, want 1", len(got))
 		}
+		// Every connector sends ehr.Body's words; a PDF may wrap its lines
+		// elsewhere, so the words are compared, in order.
+		for _, c := range []struct {
+			n   ehr.Note
+			doc Document
+			set ehr.Content
+		}{{only, gotOnly[0], ehr.NoteOnly}, {full, got[0], ehr.NoteWithCodes}} {
+			if g, w := strings.Fields(c.doc.Content), strings.Fields(ehr.Body(c.n, c.set)); !slices.Equal(g, w) {
+				t.Errorf("%s: the chart shows\n%s\nwant ehr.Body's words\n%s", c.set, c.doc.Content, ehr.Body(c.n, c.set))
+			}
+		}
 		for _, want := range []string{full.Codes[0].Code, full.Codes[0].Description, full.Codes[1].Code, full.Clinician} {
 			if !strings.Contains(got[0].Content, want) {
 				t.Errorf("note + codes + metadata push lacks %q:\n%s", want, got[0].Content)
 			}
+		}
+	})
+	t.Run("BadOptions", func(t *testing.T) {
+		c, ch := newConn(t)
+		n := sampleNote(ch, "Bad options")
+		for name, opt := range map[string]ehr.PushOptions{
+			"content": {Content: "everything", Update: ehr.Append, IdempotencyKey: "bad-content"},
+			"update":  {Content: ehr.NoteOnly, Update: "merge", IdempotencyKey: "bad-update"},
+			"no key":  {Content: ehr.NoteOnly, Update: ehr.Append},
+		} {
+			if _, err := c.Push(t.Context(), n, opt); err == nil {
+				t.Errorf("%s: Push accepted %+v", name, opt)
+			}
+		}
+		if got := matching(documents(t, ch), n.Text); len(got) != 0 {
+			t.Errorf("a push with bad options landed: %+v", got)
 		}
 	})
 	t.Run("Disconnect", func(t *testing.T) {

@@ -327,7 +327,7 @@ type document struct {
 // ehr.ErrUnsupported; the first push under Replace is an upload.
 func (c *Connector) Push(ctx context.Context, n ehr.Note, opt ehr.PushOptions) (ehr.Ref, error) {
 	const op = "push note"
-	if err := checkOptions(opt); err != nil {
+	if err := opt.Check(); err != nil {
 		return "", fmt.Errorf("nexhealth: %s: %w", op, err)
 	}
 	if opt.Update == ehr.Replace && opt.Previous != "" {
@@ -366,23 +366,6 @@ func (c *Connector) Push(ctx context.Context, n ehr.Note, opt ehr.PushOptions) (
 		return "", ehr.BadReply(ehr.NexHealth, op, "the reply names no document id")
 	}
 	return ehr.Ref(strconv.FormatInt(patientID, 10) + "/" + strconv.FormatInt(doc.ID, 10)), nil
-}
-
-func checkOptions(opt ehr.PushOptions) error {
-	switch opt.Content {
-	case ehr.NoteWithCodes, ehr.NoteOnly:
-	default:
-		return fmt.Errorf("unknown content setting %q; use %q or %q", opt.Content, ehr.NoteWithCodes, ehr.NoteOnly)
-	}
-	switch opt.Update {
-	case ehr.Append, ehr.Replace:
-	default:
-		return fmt.Errorf("unknown update setting %q; use %q or %q", opt.Update, ehr.Append, ehr.Replace)
-	}
-	if opt.IdempotencyKey == "" {
-		return errors.New("no idempotency key; every push needs one so a retry cannot file the note twice")
-	}
-	return nil
 }
 
 // uploadBody is the multipart form of a document write: the PDF, the
@@ -610,7 +593,7 @@ func (c *Connector) send(ctx context.Context, op, method, path string, q url.Val
 	start := c.now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		err = withoutURL(err)
+		err = ehr.WithoutURL(err)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "nexhealth request failed", slog.String("op", op), slog.Any("err", err))
 		return envelope{}, 0, fmt.Errorf("nexhealth: %s: %w", op, err)
 	}
@@ -637,16 +620,4 @@ func (c *Connector) send(ctx context.Context, op, method, path string, q url.Val
 		return env, resp.StatusCode, ehr.BadReply(ehr.NexHealth, op, "the reply's data is not what was expected: "+err.Error())
 	}
 	return env, resp.StatusCode, nil
-}
-
-// withoutURL drops the request URL from a transport error: it holds ids
-// (a patient's, the location's) that have no place in logs. The cause
-// (a *net.OpError, context.DeadlineExceeded) stays for errors.As and
-// errors.Is.
-func withoutURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }

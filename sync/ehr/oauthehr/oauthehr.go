@@ -237,10 +237,10 @@ func (c *Connector) Push(ctx context.Context, n ehr.Note, opt ehr.PushOptions) (
 	if n.PatientID == "" || n.ProviderID == "" {
 		return "", errors.New("push note: the note needs the EHR's patient id and provider id (map the clinician to a provider)")
 	}
-	if opt.IdempotencyKey == "" {
-		return "", errors.New("push note: PushOptions.IdempotencyKey is empty; a push without one could land twice")
+	if err := opt.Check(); err != nil {
+		return "", fmt.Errorf("push note: %w", err)
 	}
-	content := Render(n, opt.Content)
+	content := ehr.Body(n, opt.Content)
 	var out noteJSON
 	if opt.Update == ehr.Replace && opt.Previous != "" {
 		patient, note, err := parseRef(opt.Previous)
@@ -391,5 +391,9 @@ func (c *Connector) send(ctx context.Context, method, u string, tok *oauth2.Toke
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	return c.http.Do(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, ehr.WithoutURL(err)
+	}
+	return resp, nil
 }

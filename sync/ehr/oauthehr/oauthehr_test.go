@@ -108,7 +108,7 @@ func TestMissingScope(t *testing.T) {
 	if !errors.Is(err, ehr.ErrScope) || !strings.Contains(err.Error(), "notes.write") {
 		t.Errorf("Validate without notes.write: %v, want ErrScope naming notes.write", err)
 	}
-	_, err = c.Push(t.Context(), sampleNote("Osmind", "scope"), ehr.PushOptions{Content: ehr.NoteOnly, IdempotencyKey: "k1"})
+	_, err = c.Push(t.Context(), sampleNote("Osmind", "scope"), ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append, IdempotencyKey: "k1"})
 	var se *ehr.StatusError
 	if !errors.Is(err, ehr.ErrScope) || !errors.As(err, &se) || se.StatusCode != http.StatusForbidden || !strings.Contains(err.Error(), "notes.write") {
 		t.Errorf("Push without notes.write: %v, want ErrScope naming notes.write", err)
@@ -122,9 +122,9 @@ func TestFaultsClassified(t *testing.T) {
 	e := ehrtest.NewOAuthEHR(t, "Kalix", nil)
 	c := newConnector(t, e, authorize(t, e, e.Admin()), nil)
 	n := sampleNote("Kalix", "faults")
-	opt := ehr.PushOptions{Content: ehr.NoteWithCodes, IdempotencyKey: "faulty-1"}
+	opt := ehr.PushOptions{Content: ehr.NoteWithCodes, Update: ehr.Append, IdempotencyKey: "faulty-1"}
 
-	e.Server.Faults().SetBurst429(1, 3*time.Second)
+	e.Server.Faults().Burst429(1, 3*time.Second)
 	_, err := c.Push(t.Context(), n, opt)
 	var se *ehr.StatusError
 	if !errors.As(err, &se) || se.HTTPStatus() != http.StatusTooManyRequests || se.RetryAfter() != 3*time.Second || !se.Temporary() {
@@ -154,33 +154,33 @@ func TestRefusals(t *testing.T) {
 
 	unknown := n
 	unknown.PatientID = "OSM-99999"
-	if _, err := c.Push(t.Context(), unknown, ehr.PushOptions{IdempotencyKey: "r1"}); !errors.Is(err, ehr.ErrNotFound) {
+	if _, err := c.Push(t.Context(), unknown, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append, IdempotencyKey: "r1"}); !errors.Is(err, ehr.ErrNotFound) {
 		t.Errorf("Push to an unknown patient: %v, want ErrNotFound", err)
 	}
 	badProvider := n
 	badProvider.ProviderID = "klx-prov-01"
-	_, err := c.Push(t.Context(), badProvider, ehr.PushOptions{IdempotencyKey: "r2"})
+	_, err := c.Push(t.Context(), badProvider, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append, IdempotencyKey: "r2"})
 	if !errors.As(err, &se) || se.StatusCode != http.StatusUnprocessableEntity || se.Temporary() || !strings.Contains(err.Error(), "provider") {
 		t.Errorf("Push with another EHR's provider: %v, want a permanent 422 naming the provider", err)
 	}
-	if _, err := c.Push(t.Context(), n, ehr.PushOptions{}); err == nil || !strings.Contains(err.Error(), "IdempotencyKey") {
+	if _, err := c.Push(t.Context(), n, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append}); err == nil || !strings.Contains(err.Error(), "idempotency key") {
 		t.Errorf("Push without a key: %v", err)
 	}
-	ref, err := c.Push(t.Context(), n, ehr.PushOptions{IdempotencyKey: "r3"})
+	ref, err := c.Push(t.Context(), n, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append, IdempotencyKey: "r3"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, prev := range []ehr.Ref{"garbage", "OSM-10001/0"} {
-		if _, err := c.Push(t.Context(), n, ehr.PushOptions{Update: ehr.Replace, Previous: prev, IdempotencyKey: "r4"}); err == nil || !strings.Contains(err.Error(), "not a reference") {
+		if _, err := c.Push(t.Context(), n, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Replace, Previous: prev, IdempotencyKey: "r4"}); err == nil || !strings.Contains(err.Error(), "not a reference") {
 			t.Errorf("Replace of %q: %v, want a bad-reference error", prev, err)
 		}
 	}
 	other := n
 	other.PatientID = "OSM-10002"
-	if _, err := c.Push(t.Context(), other, ehr.PushOptions{Update: ehr.Replace, Previous: ref, IdempotencyKey: "r5"}); err == nil || !strings.Contains(err.Error(), "patient") {
+	if _, err := c.Push(t.Context(), other, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Replace, Previous: ref, IdempotencyKey: "r5"}); err == nil || !strings.Contains(err.Error(), "patient") {
 		t.Errorf("Replace across patients: %v", err)
 	}
-	if _, err := c.Push(t.Context(), n, ehr.PushOptions{Update: ehr.Replace, Previous: "OSM-10001/999", IdempotencyKey: "r6"}); !errors.Is(err, ehr.ErrNotFound) {
+	if _, err := c.Push(t.Context(), n, ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Replace, Previous: "OSM-10001/999", IdempotencyKey: "r6"}); !errors.Is(err, ehr.ErrNotFound) {
 		t.Errorf("Replace of a missing note: %v, want ErrNotFound", err)
 	}
 	if _, err := c.Confirm(t.Context(), "OSM-10001/999"); !errors.Is(err, ehr.ErrNotFound) {
@@ -233,7 +233,7 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 
 	ehrClock.advance(2 * time.Hour) // the EHR sees the access token expired; the app does not
-	if _, err := c.Push(t.Context(), sampleNote("Kalix", "after expiry"), ehr.PushOptions{IdempotencyKey: "life-1"}); err != nil {
+	if _, err := c.Push(t.Context(), sampleNote("Kalix", "after expiry"), ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append, IdempotencyKey: "life-1"}); err != nil {
 		t.Fatalf("Push with a token the EHR expired: %v", err)
 	}
 	if refreshes() != 1 || e.Server.EffectCount("life-1") != 1 {
@@ -246,7 +246,7 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 
 	ehrClock.advance(31 * 24 * time.Hour) // the refresh token is past its life too
-	_, err := c.Push(t.Context(), sampleNote("Kalix", "grant gone"), ehr.PushOptions{IdempotencyKey: "life-2"})
+	_, err := c.Push(t.Context(), sampleNote("Kalix", "grant gone"), ehr.PushOptions{Content: ehr.NoteOnly, Update: ehr.Append, IdempotencyKey: "life-2"})
 	if !errors.Is(err, ehr.ErrReauthorize) {
 		t.Fatalf("Push after the grant lapsed: %v, want ErrReauthorize", err)
 	}
@@ -276,20 +276,6 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 	if _, err := oauthehr.New(good); err != nil {
 		t.Errorf("New(good): %v", err)
-	}
-}
-
-func TestRender(t *testing.T) {
-	n := ehr.Note{Title: "Progress note", Text: "Doing well.\n", VisitDate: "2026-03-02", Clinician: "Maya Okafor, PsyD",
-		SignedAt: time.Date(2026, 3, 2, 17, 30, 0, 0, time.FixedZone("EST", -5*3600)),
-		Codes:    []ehr.Code{{System: "ICD-10", Code: "F32.1", Description: "Major depressive disorder, moderate"}}}
-	if got, want := oauthehr.Render(n, ehr.NoteOnly), "Progress note\n\nDoing well.\n"; got != want {
-		t.Errorf("note only:\n%q\nwant\n%q", got, want)
-	}
-	want := "Progress note\n\nDoing well.\n\nCodes:\n- ICD-10 F32.1 Major depressive disorder, moderate\n\n" +
-		"Visit date: 2026-03-02\nClinician: Maya Okafor, PsyD\nSigned: 2026-03-02T22:30:00Z\nSent by Nextvisit Scribe\n"
-	if got := oauthehr.Render(n, ehr.NoteWithCodes); got != want {
-		t.Errorf("note with codes:\n%q\nwant\n%q", got, want)
 	}
 }
 

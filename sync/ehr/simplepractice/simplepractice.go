@@ -211,10 +211,10 @@ type replacement struct {
 // Replace) or replaces the body of opt.Previous (Replace), under
 // opt.IdempotencyKey so a retry is one effect. The Ref is the note's id.
 func (c *Connector) Push(ctx context.Context, n ehr.Note, opt ehr.PushOptions) (ehr.Ref, error) {
-	if err := checkOptions(opt); err != nil {
+	if err := opt.Check(); err != nil {
 		return "", fmt.Errorf("simplepractice: push note: %w", err)
 	}
-	body := Body(n, opt.Content)
+	body := ehr.Body(n, opt.Content)
 	if strings.TrimSpace(body) == "" {
 		return "", errors.New("simplepractice: push note: the note has no text; SimplePractice refuses an empty note")
 	}
@@ -246,23 +246,6 @@ func (c *Connector) Push(ctx context.Context, n ehr.Note, opt ehr.PushOptions) (
 	return ehr.Ref(strconv.FormatInt(reply.Note.ID, 10)), nil
 }
 
-func checkOptions(opt ehr.PushOptions) error {
-	switch opt.Content {
-	case ehr.NoteWithCodes, ehr.NoteOnly:
-	default:
-		return fmt.Errorf("unknown content setting %q; use %q or %q", opt.Content, ehr.NoteWithCodes, ehr.NoteOnly)
-	}
-	switch opt.Update {
-	case ehr.Append, ehr.Replace:
-	default:
-		return fmt.Errorf("unknown update setting %q; use %q or %q", opt.Update, ehr.Append, ehr.Replace)
-	}
-	if opt.IdempotencyKey == "" {
-		return errors.New("no idempotency key; every push needs one so a retry cannot file the note twice")
-	}
-	return nil
-}
-
 func newNoteFor(n ehr.Note, body string) (newNote, error) {
 	client, err := strconv.ParseInt(n.PatientID, 10, 64)
 	if err != nil || client <= 0 {
@@ -284,38 +267,6 @@ func noteID(ref ehr.Ref) (int64, error) {
 		return 0, fmt.Errorf("reference %q is not a SimplePractice note id", ref)
 	}
 	return id, nil
-}
-
-// Body is the plain text Push sends: with NoteOnly the note's text as it
-// is; with NoteWithCodes the title, a metadata block (visit date,
-// clinician, signed), the text and the codes.
-func Body(n ehr.Note, content ehr.Content) string {
-	if content == ehr.NoteOnly {
-		return n.Text
-	}
-	var b strings.Builder
-	if n.Title != "" {
-		b.WriteString(n.Title + "\n\n")
-	}
-	fmt.Fprintf(&b, "Visit date: %s\n", n.VisitDate)
-	if n.Clinician != "" {
-		fmt.Fprintf(&b, "Clinician: %s\n", n.Clinician)
-	}
-	if !n.SignedAt.IsZero() {
-		fmt.Fprintf(&b, "Signed: %s\n", n.SignedAt.UTC().Format(time.RFC3339))
-	}
-	b.WriteString("\n" + strings.TrimRight(n.Text, "\n") + "\n")
-	if len(n.Codes) > 0 {
-		b.WriteString("\nCodes\n")
-		for _, code := range n.Codes {
-			line := code.System + " " + code.Code
-			if code.Description != "" {
-				line += " — " + code.Description
-			}
-			b.WriteString(line + "\n")
-		}
-	}
-	return b.String()
 }
 
 // Confirm reads the note back: Confirmed when SimplePractice has it (a
@@ -389,7 +340,7 @@ func (c *Connector) do(ctx context.Context, op, method, path string, q url.Value
 	start := c.now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		err = withoutURL(err)
+		err = ehr.WithoutURL(err)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "simplepractice request failed", slog.String("op", op), slog.Any("err", err))
 		return fmt.Errorf("simplepractice: %s: %w", op, err)
 	}
@@ -412,16 +363,4 @@ func (c *Connector) do(ctx context.Context, op, method, path string, q url.Value
 		return ehr.BadReply(ehr.SimplePractice, op, "the reply is not the JSON expected: "+err.Error())
 	}
 	return nil
-}
-
-// withoutURL drops the request URL from a transport error: it holds ids
-// (a patient's, the location's) that have no place in logs. The cause
-// (a *net.OpError, context.DeadlineExceeded) stays for errors.As and
-// errors.Is.
-func withoutURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }

@@ -227,19 +227,6 @@ func TestTransientErrors(t *testing.T) {
 	}
 }
 
-func TestBody(t *testing.T) {
-	n := ehr.Note{VisitDate: "2026-03-02", Title: "DAP note", Text: "Data: calm.\n", Clinician: "Maya Okafor, PsyD",
-		SignedAt: time.Date(2026, 3, 2, 17, 30, 0, 0, time.UTC),
-		Codes:    []ehr.Code{{System: "ICD-10", Code: "F41.1", Description: "Generalized anxiety disorder"}, {System: "CPT", Code: "90834"}}}
-	if got := Body(n, ehr.NoteOnly); got != n.Text {
-		t.Errorf("note only = %q, want the text as it is", got)
-	}
-	want := "DAP note\n\nVisit date: 2026-03-02\nClinician: Maya Okafor, PsyD\nSigned: 2026-03-02T17:30:00Z\n\nData: calm.\n\nCodes\nICD-10 F41.1 — Generalized anxiety disorder\nCPT 90834\n"
-	if got := Body(n, ehr.NoteWithCodes); got != want {
-		t.Errorf("with codes =\n%q\nwant\n%q", got, want)
-	}
-}
-
 func TestNewRejectsBadConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"no token":       {BaseURL: "https://sp.example", Token: " "},

@@ -2,67 +2,30 @@ package oauthehr
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
 )
 
-// Faults are the EHR's switches for misbehaving on purpose. They apply to the API and the token
-// endpoint (not the login pages), can be changed from any goroutine, and each request reads them as it
-// arrives.
+// Faults are the EHR's switches for misbehaving on purpose: ehrkit's (SetErrorRate, Burst429,
+// SetLostReplyRate, Seed), which apply to the API and the token endpoint, not the login pages, plus
+// a shortened access-token lifetime. Safe to change from any goroutine.
 type Faults struct {
-	mu         sync.Mutex
-	seed       uint64
-	rng        *rand.Rand
-	errorRate  float64
-	burst      int
-	retryAfter time.Duration
-	accessTTL  time.Duration
+	*ehrkit.Faults
+
+	mu        sync.Mutex
+	accessTTL time.Duration
 }
 
-func newFaults() *Faults {
-	f := &Faults{seed: 1}
-	f.resetLocked()
-	return f
-}
+func newFaults() *Faults { return &Faults{Faults: ehrkit.NewFaults()} }
 
-func (f *Faults) resetLocked() {
-	f.rng = rand.New(rand.NewPCG(f.seed, f.seed))
-	f.errorRate, f.burst, f.retryAfter, f.accessTTL = 0, 0, 0, 0
-}
-
-// Reset turns every fault off and restarts the error-rate sequence from the current seed.
+// Reset turns every fault off, the access-token lifetime included.
 func (f *Faults) Reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.resetLocked()
-}
-
-// Seed restarts the pseudo-random sequence SetErrorRate draws from, so a test sees the same requests fail
-// on every run.
-func (f *Faults) Seed(seed uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.seed = seed
-	f.rng = rand.New(rand.NewPCG(seed, seed))
-}
-
-// SetErrorRate makes that fraction (0 to 1) of requests fail with 503 before they have any effect.
-func (f *Faults) SetErrorRate(rate float64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.errorRate = min(max(rate, 0), 1)
-}
-
-// SetBurst429 answers the next n requests with 429 and Retry-After (rounded up to whole seconds).
-func (f *Faults) SetBurst429(n int, retryAfter time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.burst, f.retryAfter = max(n, 0), max(retryAfter, time.Second)
+	f.Faults.Reset()
+	f.SetAccessTokenTTL(0)
 }
 
 // SetAccessTokenTTL shortens the life of access tokens issued from now on (0 restores AccessTokenTTL).
@@ -78,33 +41,16 @@ func (f *Faults) accessTokenTTL() time.Duration {
 	return f.accessTTL
 }
 
-// decide returns the status a request is failed with, 0 to let it through.
-func (f *Faults) decide() (int, time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.burst > 0 {
-		f.burst--
-		return http.StatusTooManyRequests, f.retryAfter
+// faultError is ehrkit's error writer in this EHR's wire format.
+func faultError(w http.ResponseWriter, status int, msg string) {
+	code := "server_error"
+	switch status {
+	case http.StatusTooManyRequests:
+		code = "rate_limited"
+	case http.StatusServiceUnavailable:
+		code = "unavailable"
 	}
-	if f.errorRate > 0 && f.rng.Float64() < f.errorRate {
-		return http.StatusServiceUnavailable, 0
-	}
-	return 0, 0
-}
-
-func (s *Server) withFaults(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch status, retry := s.faults.decide(); status {
-		case http.StatusTooManyRequests:
-			secs := int(math.Ceil(retry.Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			apiError(w, status, "rate_limited", fmt.Sprintf("Too many requests; retry after %d seconds.", secs))
-		case http.StatusServiceUnavailable:
-			apiError(w, status, "unavailable", "Service temporarily unavailable (sandbox fault injection); retry later.")
-		default:
-			h.ServeHTTP(w, r)
-		}
-	})
+	apiError(w, status, code, msg)
 }
 
 // errorBody is every API error: a machine code and a sentence saying what is wrong and what to do.

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4/server"
+
+	"github.com/nextvisit/scribe/sync/sandbox/ehr/internal/ehrkit"
 	"github.com/nextvisit/scribe/sync/sandbox/internal/sqlitedb"
 )
 
@@ -186,43 +188,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+p+"/oauth/authorize", s.handleAuthorize)
 	mux.HandleFunc("POST "+p+"/oauth/login", s.handleLogin)
 	mux.HandleFunc("POST "+p+"/oauth/consent", s.handleConsent)
-	mux.Handle("POST "+p+"/oauth/token", s.withFaults(http.HandlerFunc(s.handleToken)))
+	mux.Handle("POST "+p+"/oauth/token", s.faults.Guard(http.HandlerFunc(s.handleToken), faultError))
 	api := func(pattern, scope string, h func(http.ResponseWriter, *http.Request, grant)) {
-		mux.Handle(pattern, s.withFaults(s.bearer(scope, h)))
+		mux.Handle(pattern, s.faults.Guard(s.bearer(scope, h), faultError))
 	}
 	api("GET "+p+"/api/providers", ScopePatientsRead, s.handleProviders)
 	api("GET "+p+"/api/patients", ScopePatientsRead, s.handlePatients)
 	api("GET "+p+"/api/patients/{id}/notes", ScopePatientsRead, s.handleListNotes)
 	api("POST "+p+"/api/patients/{id}/notes", ScopeNotesWrite, s.handlePushNote)
 	api("PUT "+p+"/api/patients/{id}/notes/{note}", ScopeNotesWrite, s.handleReplaceNote)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		start := time.Now()
-		mux.ServeHTTP(sw, r)
-		// The route, never the path or query: they carry patient ids and authorization codes.
-		_, pattern := mux.Handler(r)
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
-			slog.String("route", pattern), slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
+	// The log names the route, never the path or query: they carry patient ids and authorization
+	// codes. The faults are on the API and token routes only (above).
+	return ehrkit.Serve(s.log, nil, mux, faultError)
 }
 
 // issuerFor is the issuer URL as the client reached it.

@@ -467,7 +467,7 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("after the shortened lifetime: %d", r.status)
 	}
 
-	e.srv.Faults().SetBurst429(2, 1500*time.Millisecond)
+	e.srv.Faults().Burst429(2, 1500*time.Millisecond)
 	for i := range 2 {
 		if r := call(t, e, "x", "GET", "/api/providers", ""); r.status != 429 || r.header.Get("Retry-After") != "2" {
 			t.Fatalf("burst %d: %d Retry-After %q", i, r.status, r.header.Get("Retry-After"))
@@ -480,9 +480,39 @@ func TestFaults(t *testing.T) {
 	if r := call(t, e, "x", "GET", "/api/providers", ""); r.status != 503 {
 		t.Fatalf("error rate 1: %d", r.status)
 	}
+	// The login pages and the metadata are spared: a browser does not retry.
+	if r := call(t, e, "", "GET", "/.well-known/oauth-authorization-server", ""); r.status != 200 {
+		t.Errorf("metadata under error rate 1: %d, want it spared", r.status)
+	}
 	e.srv.Faults().Reset()
 	if r := call(t, e, "x", "GET", "/api/providers", ""); r.status != 401 {
 		t.Fatalf("after Reset: %d", r.status)
+	}
+	if tok := connect(t, e, "patients.read"); tok.ExpiresIn != int(AccessTokenTTL.Seconds()) {
+		t.Errorf("after Reset expires_in %d, want the full %v", tok.ExpiresIn, AccessTokenTTL)
+	}
+
+	// A lost reply: the note is filed, the client sees the connection cut; the retry with the same
+	// key replays without filing it again.
+	write := connect(t, e, "notes.write")
+	const body = `{"provider_id":"OSM-PR-501","visit_date":"2026-03-01","content":"lost reply","content_type":"text/plain"}`
+	e.srv.Faults().SetLostReplyRate(1)
+	req, err := http.NewRequestWithContext(t.Context(), "POST", e.base+"/api/patients/OSM-10001/notes", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+write.AccessToken)
+	req.Header.Set("Idempotency-Key", "lost-1")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("lost reply rate 1: got a reply %d", resp.StatusCode)
+	}
+	if n := e.srv.EffectCount("lost-1"); n != 1 {
+		t.Fatalf("the lost-reply write had %d effects, want 1", n)
+	}
+	e.srv.Faults().SetLostReplyRate(0)
+	if r := call(t, e, write.AccessToken, "POST", "/api/patients/OSM-10001/notes", body, "Idempotency-Key", "lost-1"); r.status != 201 || e.srv.EffectCount("lost-1") != 1 {
+		t.Errorf("retry after a lost reply: %d, %d effects; want 201 and still 1", r.status, e.srv.EffectCount("lost-1"))
 	}
 }
 

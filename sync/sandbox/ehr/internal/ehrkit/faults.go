@@ -99,8 +99,14 @@ func (f *Faults) decide() verdict {
 type ErrorWriter func(w http.ResponseWriter, status int, msg string)
 
 // Serve wraps mux with the access log (method, route pattern, status, duration: never paths, queries
-// or bodies, which carry ids and tokens), a panic guard and the faults.
+// or bodies, which carry ids and tokens), a panic guard and, when faults is not nil, the faults on
+// every route. A model whose faults spare some routes (an OAuth EHR's login pages) passes nil and
+// wraps the others with Faults.Guard.
 func Serve(log *slog.Logger, faults *Faults, mux *http.ServeMux, writeErr ErrorWriter) http.Handler {
+	var h http.Handler = mux
+	if faults != nil {
+		h = faults.Guard(mux, writeErr)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		_, route := mux.Handler(r)
@@ -120,24 +126,34 @@ func Serve(log *slog.Logger, faults *Faults, mux *http.ServeMux, writeErr ErrorW
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
 				slog.String("route", route), slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 		}()
-		v := faults.decide()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// Guard applies the faults to h: a 429 or 503 before h runs, or h's reply lost after it ran (the
+// connection is cut with http.ErrAbortHandler, so h must run under Serve or net/http).
+func (f *Faults) Guard(h http.Handler, writeErr ErrorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := f.decide()
 		switch v.status {
 		case http.StatusTooManyRequests:
 			secs := int(math.Ceil(v.retryAfter.Seconds()))
-			sw.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeErr(sw, v.status, fmt.Sprintf("Too many requests. Retry after %d seconds.", secs))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeErr(w, v.status, fmt.Sprintf("Too many requests. Retry after %d seconds.", secs))
 			return
 		case http.StatusServiceUnavailable:
-			writeErr(sw, v.status, "Service temporarily unavailable (sandbox fault injection). Retry later.")
+			writeErr(w, v.status, "Service temporarily unavailable (sandbox fault injection). Retry later.")
 			return
 		}
 		if !v.loseReply {
-			mux.ServeHTTP(sw, r)
+			h.ServeHTTP(w, r)
 			return
 		}
 		lost := &lostReply{header: http.Header{}}
-		mux.ServeHTTP(lost, r)
-		sw.status = lost.status
+		h.ServeHTTP(lost, r)
+		if sw, ok := w.(*statusWriter); ok && sw.status == 0 {
+			sw.status = lost.status // for Serve's log line
+		}
 		panic(http.ErrAbortHandler)
 	})
 }
