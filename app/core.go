@@ -47,6 +47,13 @@ type Config struct {
 	// this or another process) takes it over; 0 means the outbox's default
 	// of five minutes. Tests shorten it to see crashed runs redone.
 	JobLease time.Duration
+	// RosterEvery is how often Serve reads the roster and providers of the
+	// two-way EHR connections; 0 means every 15 minutes.
+	RosterEvery time.Duration
+	// EHRBrowser shows an OAuth EHR's authorization URL when a
+	// ConnectRequest has no OpenBrowser; nil means the system browser.
+	// Tests pass a stand-in that logs in and consents.
+	EHRBrowser func(ctx context.Context, url string) error
 }
 
 // Server is a Nextvisit server a clinician can sign in to.
@@ -91,7 +98,8 @@ type Core struct {
 	queue   *outbox.Queue
 	remotes *remotes
 	reach   func(ctx context.Context, server string) error
-	causes  sync.Map // JobID → the typed error of its last failed run in this process
+	causes  sync.Map  // JobID → the typed error of its last failed run in this process
+	ehr     *ehrState // the EHR connections (ehr.go)
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced when an encounter changes (EncountersChanged)
@@ -135,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 	}
 	c := &Core{log: log, secrets: cfg.Secrets, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{},
 		profile: cfg.ProfileDir, audio: cfg.AudioBackend, sys: osSystem(), recs: map[string]*Recording{},
-		reach: platform.Reachable, changed: make(chan struct{})}
+		reach: platform.Reachable, changed: make(chan struct{}), ehr: newEHRState(db, cfg)}
 	c.queue = outbox.New(db.SQL(), outbox.Options{
 		Logger: log.With("component", "outbox"),
 		Owner:  fmt.Sprintf("scribe-%d", os.Getpid()),
@@ -148,6 +156,8 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 	c.queue.Register(kindUpdateNote, c.updateNoteJob)
 	c.queue.Register(kindSignNote, c.signNoteJob)
 	c.queue.Register(kindUnsignNote, c.unsignNoteJob)
+	c.queue.Register(kindEHRPush, c.ehrPushJob)
+	c.queue.Register(kindEHRConfirm, c.ehrConfirmJob)
 	// Every request goes through the remotes watcher, on a copy of the
 	// caller's client so theirs is left as it was.
 	watched := *hc

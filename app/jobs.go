@@ -36,11 +36,22 @@ type JobFilter = outbox.Filter
 const signInWait = time.Minute
 
 // Serve sends the outbox's jobs until ctx ends: the workers, and a
-// reachability probe of the current server while it is out of reach. The
-// window runs it for as long as it is open; the command line for as long
-// as a command that queues changes waits for them.
+// reachability probe of the current server while it is out of reach. It
+// also reads the roster and providers of the two-way EHR connections every
+// Config.RosterEvery. The window runs it for as long as it is open; the
+// command line for as long as a command that queues changes waits for them.
 func (c *Core) Serve(ctx context.Context) error {
-	return c.queue.Serve(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.rosterLoop(ctx)
+	}()
+	err := c.queue.Serve(ctx)
+	cancel()
+	<-done
+	return err
 }
 
 // probe is the outbox's reachability check while offline: any HTTP answer
@@ -258,6 +269,15 @@ func DescribeJob(j Job) string {
 			return visitJobWords[j.Kind] + " (details unreadable)"
 		}
 		return visitJobWords[j.Kind] + " of visit " + p.Encounter
+	case kindEHRPush, kindEHRConfirm:
+		p, err := readPushPayload(j)
+		if err != nil {
+			return "Send a note to an EHR (details unreadable)"
+		}
+		if j.Kind == kindEHRConfirm {
+			return "Confirm note in " + EHRName(p.Kind)
+		}
+		return "Send note to " + EHRName(p.Kind)
 	}
 	return j.Kind
 }

@@ -248,7 +248,7 @@ func (c *Core) CreatePatient(ctx context.Context, np NewPatient) (AddedPatient, 
 		return added, fmt.Errorf("add patient: %w", err)
 	}
 	added.Reason = j.LastError
-	if added.Reason == "" && j.State == outbox.Queued {
+	if added.Reason == "" && j.State == outbox.Queued && !c.queue.Online() {
 		// Not tried: an earlier job already found the server unreachable.
 		added.Reason = "the server cannot be reached now; it is sent as soon as it can be"
 	}

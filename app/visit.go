@@ -546,6 +546,11 @@ func (c *Core) setSigned(ctx context.Context, id string, sign bool) error {
 	if err := c.enqueue(ctx, tx, row.ID, kind, key, encounterPayload{V: 1, Encounter: row.ID}); err != nil {
 		return fmt.Errorf("%s the note: %w", verb, err)
 	}
+	// The EHR pushes commit with the signature: one per connection whose
+	// push time is this event, carrying the note as signed.
+	if err := c.enqueuePushesTx(ctx, tx, row, verb); err != nil {
+		return fmt.Errorf("%s the note: %w", verb, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s the note: %w", verb, err)
 	}

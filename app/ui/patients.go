@@ -14,6 +14,7 @@ import (
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/sync/api"
+	"github.com/nextvisit/scribe/sync/ehr"
 )
 
 // searchDelay is how long typing must pause before a search goes out.
@@ -40,11 +41,13 @@ type patientsScreen struct {
 	noticeBox *fyne.Container
 
 	items    []api.Patient
-	query    string // the search the list shows
+	sources  map[int64][]ehr.Kind // the EHRs whose roster holds each patient
+	query    string               // the search the list shows
 	page     int
 	perPage  int
 	loaded   bool
 	req      inflight
+	srcReq   inflight // the read of sources alone
 	debounce *debouncer
 }
 
@@ -75,10 +78,11 @@ func newPatientsScreen(m *mainWindow) *patientsScreen {
 	p.noticeBox = container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), showQueue, p.notice)
 	p.noticeBox.Hide()
 
-	header := container.NewGridWithColumns(3,
+	header := container.NewGridWithColumns(4,
 		widget.NewLabelWithStyle("Name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		widget.NewLabelWithStyle("Date of birth", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		widget.NewLabelWithStyle("Gender", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle("EHR", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 	)
 	p.listArea = container.NewBorder(header, nil, nil, nil, p.list)
 	top := container.NewVBox(
@@ -95,12 +99,33 @@ func (p *patientsScreen) view() fyne.CanvasObject { return p.box }
 func (p *patientsScreen) shown() {
 	if !p.loaded {
 		p.load()
+	} else {
+		// A roster read while the screen was away may have marked
+		// patients as in an EHR.
+		p.loadSources()
 	}
 	p.m.win.Canvas().Focus(p.search)
 }
 
+// loadSources reads again which EHRs hold each patient, keeping the page.
+func (p *patientsScreen) loadSources() {
+	core := p.m.shell.core
+	run(p.m.shell.b, p.srcReq.start(p.m.ctx), func(ctx context.Context) (map[int64][]ehr.Kind, error) {
+		return core.PatientSources(ctx)
+	}, func(sources map[int64][]ehr.Kind, err error) {
+		p.srcReq.stop()
+		if err != nil {
+			p.m.shell.log.Warn("could not read the patients' EHR sources", "error", err)
+			return
+		}
+		p.sources = sources
+		p.list.Refresh()
+	})
+}
+
 func (p *patientsScreen) hidden() {
 	p.debounce.cancel()
+	p.srcReq.stop()
 	p.noticeBox.Hide() // said once; the Queue screen follows the patient from here
 	if p.req.cancel != nil {
 		// The load was cut short; the next visit starts it again.
@@ -146,14 +171,34 @@ func (p *patientsScreen) load() {
 	ctx := p.req.start(p.m.ctx)
 	p.setLoading(true)
 	core, query, page, perPage := p.m.shell.core, p.query, p.page, p.perPage
-	run(p.m.shell.b, ctx, func(ctx context.Context) (api.Page[api.Patient], error) {
-		return core.Patients(ctx, query, page, perPage)
+	log := p.m.shell.log
+	run(p.m.shell.b, ctx, func(ctx context.Context) (patientsPage, error) {
+		pg, err := core.Patients(ctx, query, page, perPage)
+		if err != nil && !errors.Is(err, app.ErrOffline) {
+			return patientsPage{page: pg}, err
+		}
+		// Which EHRs hold each patient is a mark beside the name; the
+		// list is worth showing without it.
+		sources, serr := core.PatientSources(ctx)
+		if serr != nil && ctx.Err() == nil {
+			log.Warn("could not read the patients' EHR sources", "error", serr)
+		}
+		return patientsPage{page: pg, sources: sources}, err
 	}, p.onLoaded)
 }
 
-func (p *patientsScreen) onLoaded(pg api.Page[api.Patient], err error) {
+// patientsPage is one read of the list: a page of patients and the EHRs
+// whose roster holds them.
+type patientsPage struct {
+	page    api.Page[api.Patient]
+	sources map[int64][]ehr.Kind
+}
+
+func (p *patientsScreen) onLoaded(r patientsPage, err error) {
 	p.req.stop()
 	p.setLoading(false)
+	pg := r.page
+	p.sources = r.sources
 	if err != nil && !errors.Is(err, app.ErrOffline) {
 		p.failure.show(p.m.explain(err))
 		p.listArea.Hide()
@@ -195,7 +240,9 @@ func (p *patientsScreen) length() int { return len(p.items) }
 func (p *patientsScreen) createRow() fyne.CanvasObject {
 	name := widget.NewLabel("")
 	name.Truncation = fyne.TextTruncateEllipsis
-	return container.NewGridWithColumns(3, name, widget.NewLabel(""), widget.NewLabel(""))
+	ehrs := widget.NewLabel("")
+	ehrs.Truncation = fyne.TextTruncateEllipsis
+	return container.NewGridWithColumns(4, name, widget.NewLabel(""), widget.NewLabel(""), ehrs)
 }
 
 func (p *patientsScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -204,6 +251,20 @@ func (p *patientsScreen) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	cells[0].(*widget.Label).SetText(rosterName(pt))
 	cells[1].(*widget.Label).SetText(dateOfBirth(pt))
 	cells[2].(*widget.Label).SetText(orDash(pt.Gender))
+	cells[3].(*widget.Label).SetText(sourcesText(p.sources[pt.Id]))
+}
+
+// sourcesText names the EHRs a patient came from, "Osmind · Kalix", or a
+// dash for a patient no connected EHR holds.
+func sourcesText(kinds []ehr.Kind) string {
+	if len(kinds) == 0 {
+		return "—"
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = app.EHRName(k)
+	}
+	return strings.Join(names, " · ")
 }
 
 // onSelected opens the patient's notes: the list is a way in, not a dead end.

@@ -21,7 +21,11 @@ type settingsScreen struct {
 	errText             *widget.Label
 	confirm             *dialog.ConfirmDialog // open confirmation, or nil
 	prevEscape          func()                // what Escape did before it opened
-	box                 fyne.CanvasObject
+	tabs                *container.AppTabs    // Account | Tools and AI
+	home                fyne.CanvasObject     // the heading and the tabs
+	apps                *externalApps         // Tools and AI → External Apps
+	appsOpen            bool
+	box                 *fyne.Container // home, or the External Apps panel
 
 	busy bool
 	req  inflight
@@ -45,15 +49,57 @@ func newSettingsScreen(m *mainWindow) *settingsScreen {
 		widget.NewLabel("Email"), s.email,
 		widget.NewLabel("Server"), s.server,
 	)
-	s.box = container.NewVBox(heading("Settings"),
-		widget.NewLabelWithStyle("Account", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		account, s.errText, s.progress, container.NewHBox(s.signOut))
+	accountTab := container.NewVBox(account, s.errText, s.progress, container.NewHBox(s.signOut))
+
+	// Tools and AI lists the tools Scribe works with; External Apps is the
+	// EHR connectors (the seed's Settings → Tools and AI → External Apps).
+	s.apps = newExternalApps(m, s.closeExternalApps)
+	openApps := widget.NewButtonWithIcon("External Apps", theme.ComputerIcon(), s.openExternalApps)
+	openApps.Alignment = widget.ButtonAlignLeading
+	appsAbout := widget.NewLabel("Connect your EHR (Osmind, Kalix, SimplePractice, NexHealth), map providers " +
+		"and choose what signed notes send.")
+	appsAbout.Wrapping = fyne.TextWrapWord
+	toolsTab := container.NewVBox(container.NewBorder(nil, nil, openApps, nil, appsAbout))
+
+	s.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Account", theme.AccountIcon(), accountTab),
+		container.NewTabItemWithIcon("Tools and AI", theme.ComputerIcon(), toolsTab),
+	)
+	s.home = container.NewBorder(heading("Settings"), nil, nil, nil, s.tabs)
+	s.box = container.NewStack(s.home)
 	return s
 }
 
 func (s *settingsScreen) view() fyne.CanvasObject { return s.box }
-func (s *settingsScreen) shown()                  {}
-func (s *settingsScreen) hidden()                 {}
+
+func (s *settingsScreen) shown() {
+	if s.appsOpen {
+		s.apps.shown()
+	}
+}
+
+func (s *settingsScreen) hidden() {
+	if s.appsOpen {
+		s.apps.hidden()
+	}
+}
+
+// openExternalApps shows the External Apps panel in place of the tabs.
+func (s *settingsScreen) openExternalApps() {
+	s.tabs.SelectIndex(1)
+	s.appsOpen = true
+	s.box.Objects = []fyne.CanvasObject{s.apps.view()}
+	s.box.Refresh()
+	s.apps.shown()
+}
+
+// closeExternalApps goes back to Tools and AI (the panel has stopped its
+// work already).
+func (s *settingsScreen) closeExternalApps() {
+	s.appsOpen = false
+	s.box.Objects = []fyne.CanvasObject{s.home}
+	s.box.Refresh()
+}
 
 // onSignOut asks first: signing out means typing the password again.
 func (s *settingsScreen) onSignOut() {

@@ -59,6 +59,14 @@ Usage:
   scribe queue [--state S | --all] [--json]
   scribe queue retry ID | scribe queue cancel ID
   scribe sync [--wait D]
+  scribe ehr list [--json] | scribe ehr status [KIND] [--json]
+  scribe ehr connect KIND [--url URL] [--token T | --api-key K --subdomain S --location L] [--no-browser]
+  scribe ehr disconnect|confirm|sync KIND
+  scribe ehr settings KIND [--when sign|unsign|both] [--what note-codes-metadata|note-only] [--update append|replace]
+  scribe ehr test KIND ENCOUNTER
+  scribe providers [--ehr KIND] [--json]
+  scribe providers map [--ehr KIND] CLINICIAN PROVIDER | confirm [--ehr KIND]
+  scribe providers export|import [--ehr KIND] FILE
   scribe sandbox [--addr 127.0.0.1:PORT] [--dir DIR] [--processing-delay D] [--recognizer vad|openai] [--openai-url URL] [--openai-model NAME]
   scribe version
   scribe help [COMMAND]
@@ -71,6 +79,8 @@ Examples:
   scribe record --patient 4 --template 1 --consent
                                            record a visit with patient 4 for a SOAP note, the transcript printed live
   scribe note show ENCOUNTER               the visit's status, transcript and drafted note
+  scribe ehr connect simplepractice --token - < token.txt
+                                           connect SimplePractice with the API token in a file
 `
 
 const globalUsage = `
@@ -104,6 +114,9 @@ var commands = map[string]command{
 	// The outbox: changes kept on this computer until the server takes them.
 	"queue": {queueUsage, runQueue},
 	"sync":  {syncUsage, runSync},
+	// EHR connections and the provider mapping they push under.
+	"ehr":       {ehrUsage, runEHR},
+	"providers": {providersUsage, runProviders},
 }
 
 // usageError is wrong use of the command line: exit code 2 and the usage.
