@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/ehr"
 	"github.com/nextvisit/scribe/sync/store"
 )
@@ -143,6 +144,7 @@ func (c *Core) linkRoster(ctx context.Context, rows []store.EHRPatient) bool {
 	if err != nil {
 		return false
 	}
+	c.refreshPatients(ctx, s)
 	ours, err := c.db.SearchPatients(ctx, s.scope(), "", 1<<20)
 	if err != nil {
 		c.log.Warn("cannot read the roster kept here to link the EHR's", "error", err)
@@ -240,4 +242,22 @@ func (c *Core) rosterRound(ctx context.Context) {
 			c.log.Info("roster sync failed", "ehr", kind, "error", err)
 		}
 	}
+}
+
+// refreshPatients reads the account's whole patient list into the copy
+// kept here, so the EHR's roster links to patients nobody has looked up on
+// this computer yet. Unreachable or failing, the copy stays as it was.
+func (c *Core) refreshPatients(ctx context.Context, s *session) {
+	var page []api.Patient
+	for p, err := range s.client.Patients(ctx, api.PatientQuery{PerPage: 100}) {
+		if err != nil {
+			c.log.Info("cannot refresh the patient list to link the EHR's roster", "error", err)
+			break
+		}
+		if page = append(page, p); len(page) == 100 {
+			c.cache(ctx, s, page)
+			page = page[:0]
+		}
+	}
+	c.cache(ctx, s, page)
 }
