@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -245,6 +246,13 @@ func TestEHROAuthTestModeMappingDelivery(t *testing.T) {
 	waitFor(t, c, 15*time.Second, "the test push to stop for the mapping", func() bool { return jobNow(t, c, id).State == outbox.NeedsAttention })
 	if j := jobNow(t, c, id); !strings.Contains(j.LastError, "map provider "+e.me.Name) || !strings.Contains(j.WhatToDo, "Providers") {
 		t.Errorf("unmapped push: %q / %q; want \"map provider %s\"", j.LastError, j.WhatToDo, e.me.Name)
+	}
+	// The visit itself says so too, where the clinician looks.
+	if v, err := c.Visit(ctx, a); err != nil || v.Status.Label != "Needs attention" || v.Status.Job != id || !strings.Contains(v.Status.Reason, "map provider") {
+		t.Errorf("visit status %+v, %v; want Needs attention for job %d, map provider", v.Status, err, id)
+	}
+	if js, err := c.VisitJobs(ctx, a); err != nil || !slices.ContainsFunc(js, func(j app.Job) bool { return j.ID == id }) {
+		t.Errorf("VisitJobs has no job %d: %v", id, err)
 	}
 	if cn := connNow(t, c, ehr.Osmind); cn.Attention != 1 || cn.Pending != 1 || cn.Test == nil || cn.Test.Reason == "" {
 		t.Errorf("connection %+v; want one push needing attention, one pending, the test push's reason", cn)

@@ -42,13 +42,32 @@ const maxGap = 10 * time.Minute
 
 func encounterGroup(id string) string { return "encounter:" + id }
 
-// VisitJobs lists the jobs of one visit, in the order they run.
+// VisitJobs lists the jobs of one visit: its own in the order they run,
+// then the pushes of its note to each EHR.
 func (c *Core) VisitJobs(ctx context.Context, id string) ([]Job, error) {
 	row, err := c.lookupEncounter(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return c.queue.List(ctx, outbox.Filter{Group: encounterGroup(row.ID)})
+	var jobs []Job
+	for _, group := range visitGroups(row.ID) {
+		js, err := c.queue.List(ctx, outbox.Filter{Group: group})
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, js...)
+	}
+	return jobs, nil
+}
+
+// visitGroups are the outbox groups of a visit's jobs: its own, then one
+// per EHR its note is pushed to.
+func visitGroups(id string) []string {
+	groups := []string{encounterGroup(id)}
+	for _, kind := range EHRKinds() {
+		groups = append(groups, ehrGroup(kind, id))
+	}
+	return groups
 }
 
 // encounterPayload names the encounter a job works on; the job reads the

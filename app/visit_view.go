@@ -101,16 +101,18 @@ func (c *Core) Visit(ctx context.Context, id string) (Visit, error) {
 	return v, nil
 }
 
-// status words an encounter's state; a job of its group that needs a
-// person outranks everything.
+// status words an encounter's state; a job of the visit (its own or a
+// push of its note to an EHR) that needs a person outranks everything.
 func (c *Core) status(ctx context.Context, e Encounter) (Status, error) {
-	stuck, err := c.queue.List(ctx, outbox.Filter{Group: encounterGroup(e.ID), States: []outbox.State{outbox.NeedsAttention}, Limit: 1})
-	if err != nil {
-		return Status{}, fmt.Errorf("read the encounter's jobs: %w", err)
-	}
-	if len(stuck) > 0 {
-		j := stuck[0]
-		return Status{Label: "Needs attention", Reason: j.LastError, WhatToDo: j.WhatToDo, Job: j.ID}, nil
+	for _, group := range visitGroups(e.ID) {
+		stuck, err := c.queue.List(ctx, outbox.Filter{Group: group, States: []outbox.State{outbox.NeedsAttention}, Limit: 1})
+		if err != nil {
+			return Status{}, fmt.Errorf("read the encounter's jobs: %w", err)
+		}
+		if len(stuck) > 0 {
+			j := stuck[0]
+			return Status{Label: "Needs attention", Reason: j.LastError, WhatToDo: j.WhatToDo, Job: j.ID}, nil
+		}
 	}
 	label, ok := statusLabels[e.State]
 	if !ok {
