@@ -698,7 +698,7 @@ func audit(t *testing.T, c *app.Core, srv *sandbox.Server, truth *charts, me api
 			if kind == ehr.NexHealth {
 				set.update = ehr.Append
 			}
-			r := row(kind, v.set)
+			r := row(kind, set) // NexHealth rows say append: that is what it was sent as
 			want := v.wants(set)
 			got := byVisit[kind][v.id]
 			r.pushes += len(want)
