@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,7 +19,6 @@ import (
 
 	"github.com/nextvisit/scribe/app"
 	"github.com/nextvisit/scribe/internal/wavtest"
-	"github.com/nextvisit/scribe/platform"
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/ehr"
 	"github.com/nextvisit/scribe/sync/ehr/ehrtest"
@@ -53,34 +49,7 @@ func TestChartAuditChild(t *testing.T) {
 		t.Skip("the child process of TestChartAudit; runs only under it")
 	}
 	ctx := t.Context()
-	vault, err := platform.NewFileVault(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := app.Open(ctx, app.Config{
-		ProfileDir: dir, Secrets: vault, JobLease: crashLease,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for {
-		_, err := c.Resume(ctx)
-		if err == nil || errors.Is(err, app.ErrOffline) {
-			break
-		}
-		if errors.Is(err, app.ErrSignedOut) || ctx.Err() != nil {
-			t.Fatalf("resume: %v", err)
-		}
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- c.Serve(sctx) }()
-	defer func() {
-		stop()
-		<-served
-	}()
+	c := serveChild(t, dir)
 	if os.Getenv(auditDrainEnv) != "1" {
 		<-ctx.Done() // until killed
 		return
@@ -105,33 +74,13 @@ func TestChartAuditChild(t *testing.T) {
 	}
 }
 
-// auditChild is one run of TestChartAuditChild.
-type auditChild struct {
-	cmd    *exec.Cmd
-	out    bytes.Buffer
-	exited chan error
-}
-
-func startAuditChild(t *testing.T, dir string, drain bool) *auditChild {
+func startAuditChild(t *testing.T, dir string, drain bool) *child {
 	t.Helper()
-	ch := &auditChild{exited: make(chan error, 1)}
-	ch.cmd = exec.Command(os.Args[0], "-test.run=^TestChartAuditChild$", "-test.count=1")
-	ch.cmd.Env = append(os.Environ(), auditProfileEnv+"="+dir)
+	env := []string{auditProfileEnv + "=" + dir}
 	if drain {
-		ch.cmd.Env = append(ch.cmd.Env, auditDrainEnv+"=1")
+		env = append(env, auditDrainEnv+"=1")
 	}
-	ch.cmd.Stdout, ch.cmd.Stderr = &ch.out, &ch.out
-	if err := ch.cmd.Start(); err != nil {
-		t.Fatalf("start the child: %v", err)
-	}
-	go func() { ch.exited <- ch.cmd.Wait() }()
-	t.Cleanup(func() {
-		if ch.cmd.ProcessState == nil {
-			ch.cmd.Process.Kill()
-			<-ch.exited
-		}
-	})
-	return ch
+	return spawnChild(t, "TestChartAuditChild", env...)
 }
 
 // pushArrivals counts the chart writes (note and document pushes) reaching

@@ -55,39 +55,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatalf("%s=%q: want a positive number", crashCountEnv, os.Getenv(crashCountEnv))
 	}
 	ctx := t.Context()
-	vault, err := platform.NewFileVault(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := app.Open(ctx, app.Config{
-		ProfileDir: dir, Secrets: vault, JobLease: crashLease,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	// The client retries 503s and 429s itself; an offline start (every
-	// try failed) still starts the session.
-	for {
-		_, err := c.Resume(ctx)
-		if err == nil || errors.Is(err, app.ErrOffline) {
-			break
-		}
-		if errors.Is(err, app.ErrSignedOut) || ctx.Err() != nil {
-			t.Fatalf("resume: %v", err)
-		}
-	}
-
-	// Serve after Resume, as the window and the command line do: a job
-	// run before there is a session waits a minute for a sign-in.
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- c.Serve(sctx) }()
-	defer func() {
-		stop()
-		<-served
-	}()
+	c := serveChild(t, dir)
 
 	// Which patients earlier children added: a job and its local patient
 	// commit together, so a patient is either fully added or not at all.
@@ -180,12 +148,21 @@ type child struct {
 
 func startChild(t *testing.T, dir string, n int, drain bool) *child {
 	t.Helper()
-	ch := &child{exited: make(chan error, 1)}
-	ch.cmd = exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	ch.cmd.Env = append(os.Environ(), crashProfileEnv+"="+dir, crashCountEnv+"="+strconv.Itoa(n))
+	env := []string{crashProfileEnv + "=" + dir, crashCountEnv + "=" + strconv.Itoa(n)}
 	if drain {
-		ch.cmd.Env = append(ch.cmd.Env, crashDrainEnv+"=1")
+		env = append(env, crashDrainEnv+"=1")
 	}
+	return spawnChild(t, "TestCrashChild", env...)
+}
+
+// spawnChild runs this test binary again as a child process running the
+// test named, with env added to its environment; the test's cleanup kills
+// it if it is still running.
+func spawnChild(t *testing.T, test string, env ...string) *child {
+	t.Helper()
+	ch := &child{exited: make(chan error, 1)}
+	ch.cmd = exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	ch.cmd.Env = append(os.Environ(), env...)
 	ch.cmd.Stdout, ch.cmd.Stderr = &ch.out, &ch.out
 	if err := ch.cmd.Start(); err != nil {
 		t.Fatalf("start the child: %v", err)
@@ -198,6 +175,48 @@ func startChild(t *testing.T, dir string, n int, drain bool) *child {
 		}
 	})
 	return ch
+}
+
+// serveChild is a child process's Core: it opens the profile in dir as a
+// fresh start of Scribe would (with crashLease, so the job a killed child
+// was running is taken over soon), resumes the stored session, and serves
+// the outbox until the test ends.
+func serveChild(t *testing.T, dir string) *app.Core {
+	t.Helper()
+	ctx := t.Context()
+	vault, err := platform.NewFileVault(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := app.Open(ctx, app.Config{
+		ProfileDir: dir, Secrets: vault, JobLease: crashLease,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	// The client retries 503s and 429s itself; an offline start (every
+	// try failed) still starts the session.
+	for {
+		_, err := c.Resume(ctx)
+		if err == nil || errors.Is(err, app.ErrOffline) {
+			break
+		}
+		if errors.Is(err, app.ErrSignedOut) || ctx.Err() != nil {
+			t.Fatalf("resume: %v", err)
+		}
+	}
+	// Serve after Resume, as the window and the command line do: a job
+	// run before there is a session waits a minute for a sign-in.
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- c.Serve(sctx) }()
+	t.Cleanup(func() { // runs before Close: cleanups go last-in first-out
+		stop()
+		<-served
+	})
+	return c
 }
 
 // A child process adds patients and sends them against a sandbox that
