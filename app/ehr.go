@@ -68,11 +68,38 @@ func (w PushWhen) Label() string {
 	return string(w)
 }
 
+// ContentLabel names a "what to send" choice as the settings show it.
+func ContentLabel(c ehr.Content) string {
+	switch c {
+	case ehr.NoteWithCodes:
+		return "Note + codes + metadata"
+	case ehr.NoteOnly:
+		return "Note only"
+	}
+	return string(c)
+}
+
+// UpdateLabel names an "update behaviour" choice as the settings show it.
+func UpdateLabel(u ehr.Update) string {
+	switch u {
+	case ehr.Append:
+		return "Append a new version"
+	case ehr.Replace:
+		return "Replace the prior version"
+	}
+	return string(u)
+}
+
 // PushSettings are one connection's push behaviour.
 type PushSettings struct {
 	When   PushWhen
 	What   ehr.Content
 	Update ehr.Update
+}
+
+// String is the settings on one line, as the panel and the CLI show them.
+func (s PushSettings) String() string {
+	return s.When.Label() + " · " + ContentLabel(s.What) + " · " + UpdateLabel(s.Update)
 }
 
 // DefaultPushSettings are the seed's defaults: on Sign, the note with its

@@ -562,20 +562,6 @@ func (c *Core) SetPushSettings(ctx context.Context, kind ehr.Kind, s PushSetting
 	if err != nil {
 		return err
 	}
-	c.logEHR(ctx, kind, false, fmt.Sprintf("Push settings: %s; %s; %s", s.When.Label(), contentLabel(s.What), updateLabel(s.Update)))
+	c.logEHR(ctx, kind, false, "Push settings: "+s.String())
 	return nil
-}
-
-func contentLabel(w ehr.Content) string {
-	if w == ehr.NoteOnly {
-		return "note only"
-	}
-	return "note, codes and metadata"
-}
-
-func updateLabel(u ehr.Update) string {
-	if u == ehr.Replace {
-		return "replace"
-	}
-	return "append"
 }

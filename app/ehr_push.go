@@ -497,7 +497,7 @@ func (c *Core) ehrPushJob(ctx context.Context, j outbox.Job) error {
 	if status == ehr.Pending {
 		verb = "Sent (waiting for " + name + " to confirm)"
 	}
-	c.logEHR(ctx, kind, false, fmt.Sprintf("%s a note (visit %s, %s, %s)", verb, p.VisitDate, updateLabel(set.Update), contentLabel(set.What)))
+	c.logEHR(ctx, kind, false, fmt.Sprintf("%s a note (visit %s, %s, %s)", verb, p.VisitDate, UpdateLabel(set.Update), ContentLabel(set.What)))
 	c.log.Info("note pushed to the EHR", "ehr", kind, "encounter", p.Encounter, "version", p.Version)
 	if status == ehr.Confirmed {
 		c.recovered(ctx, kind)

@@ -385,7 +385,7 @@ func (c *ehrCard) set(conn app.Connection, now time.Time) {
 		c.account.Show()
 		c.syncLine.SetText(syncText(conn, now))
 		c.syncLine.Show()
-		c.settings.SetText("Push: " + settingsText(conn.Settings))
+		c.settings.SetText("Push: " + conn.Settings.String())
 		c.settings.Show()
 	} else {
 		c.account.Hide()

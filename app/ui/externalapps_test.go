@@ -179,7 +179,7 @@ func TestConnectNexHealthAndPushSettings(t *testing.T) {
 	if conn.Account.Location != "" && !strings.Contains(card.account.Text, conn.Account.Location) {
 		t.Errorf("account line %q lacks the location %q", card.account.Text, conn.Account.Location)
 	}
-	if want := "Push: " + settingsText(app.DefaultPushSettings()); card.settings.Text != want {
+	if want := "Push: " + app.DefaultPushSettings().String(); card.settings.Text != want {
 		t.Errorf("settings line %q, want %q", card.settings.Text, want)
 	}
 
@@ -189,7 +189,7 @@ func TestConnectNexHealthAndPushSettings(t *testing.T) {
 	if p == nil {
 		t.Fatal("Push settings opened no dialog")
 	}
-	if slices.Contains(p.update.Options, updateLabel(ehr.Replace)) || !slices.Contains(p.update.Options, updateLabel(ehr.Append)) {
+	if slices.Contains(p.update.Options, app.UpdateLabel(ehr.Replace)) || !slices.Contains(p.update.Options, app.UpdateLabel(ehr.Append)) {
 		t.Errorf("NexHealth's update choices %q; Replace must not be offered", p.update.Options)
 	}
 	if !slices.Equal(p.when.Options, []string{"On Sign", "On Unsign", "On Sign and Unsign"}) ||
@@ -212,7 +212,7 @@ func TestConnectNexHealthAndPushSettings(t *testing.T) {
 	if got.Settings != want {
 		t.Errorf("Core has %+v, want %+v", got.Settings, want)
 	}
-	h.waitFor("the card's settings line", func() bool { return card.settings.Text == "Push: "+settingsText(want) })
+	h.waitFor("the card's settings line", func() bool { return card.settings.Text == "Push: "+want.String() })
 
 	// Escape closes the settings dialog without saving.
 	test.Tap(card.push)
@@ -281,10 +281,10 @@ func TestConnectOsmindThroughTheBrowser(t *testing.T) {
 	// Replace is offered here, and kept.
 	test.Tap(card.push)
 	p := a.settings
-	if !slices.Contains(p.update.Options, updateLabel(ehr.Replace)) {
+	if !slices.Contains(p.update.Options, app.UpdateLabel(ehr.Replace)) {
 		t.Fatalf("Osmind's update choices %q lack Replace", p.update.Options)
 	}
-	p.update.SetSelected(updateLabel(ehr.Replace))
+	p.update.SetSelected(app.UpdateLabel(ehr.Replace))
 	test.Tap(p.save)
 	h.waitFor("the settings saved", func() bool { return a.settings == nil })
 	if got, _ := h.core.Connection(h.ctx(), ehr.Osmind); got.Settings.Update != ehr.Replace {

@@ -20,31 +20,6 @@ var (
 	pushUpdates = []ehr.Update{ehr.Append, ehr.Replace}
 )
 
-func contentLabel(c ehr.Content) string {
-	switch c {
-	case ehr.NoteWithCodes:
-		return "Note + codes + metadata"
-	case ehr.NoteOnly:
-		return "Note only"
-	}
-	return string(c)
-}
-
-func updateLabel(u ehr.Update) string {
-	switch u {
-	case ehr.Append:
-		return "Append a new version"
-	case ehr.Replace:
-		return "Replace the prior version"
-	}
-	return string(u)
-}
-
-// settingsText is a connection's push settings on one line.
-func settingsText(s app.PushSettings) string {
-	return s.When.Label() + " · " + contentLabel(s.What) + " · " + updateLabel(s.Update)
-}
-
 // pushSettingsDialog chooses when a connection pushes, what it sends and
 // how it treats a note pushed before. Replace is offered only where the
 // EHR can replace a document (not NexHealth).
@@ -73,14 +48,14 @@ func newPushSettingsDialog(a *externalApps, conn app.Connection) *pushSettingsDi
 		return out
 	}
 	d.when = widget.NewRadioGroup(labels(len(pushWhens), func(i int) string { return pushWhens[i].Label() }), nil)
-	d.what = widget.NewRadioGroup(labels(len(pushWhats), func(i int) string { return contentLabel(pushWhats[i]) }), nil)
+	d.what = widget.NewRadioGroup(labels(len(pushWhats), func(i int) string { return app.ContentLabel(pushWhats[i]) }), nil)
 	for _, u := range pushUpdates {
 		if u == ehr.Replace && !conn.CanReplace {
 			continue
 		}
 		d.updates = append(d.updates, u)
 	}
-	d.update = widget.NewRadioGroup(labels(len(d.updates), func(i int) string { return updateLabel(d.updates[i]) }), nil)
+	d.update = widget.NewRadioGroup(labels(len(d.updates), func(i int) string { return app.UpdateLabel(d.updates[i]) }), nil)
 	for _, r := range []*widget.RadioGroup{d.when, d.what, d.update} {
 		r.Required = true
 	}
@@ -89,8 +64,8 @@ func newPushSettingsDialog(a *externalApps, conn app.Connection) *pushSettingsDi
 		s = app.DefaultPushSettings()
 	}
 	d.when.SetSelected(s.When.Label())
-	d.what.SetSelected(contentLabel(s.What))
-	d.update.SetSelected(updateLabel(s.Update))
+	d.what.SetSelected(app.ContentLabel(s.What))
+	d.update.SetSelected(app.UpdateLabel(s.Update))
 
 	bold := fyne.TextStyle{Bold: true}
 	content := container.NewVBox(
@@ -133,12 +108,12 @@ func (d *pushSettingsDialog) settings() app.PushSettings {
 		}
 	}
 	for _, c := range pushWhats {
-		if contentLabel(c) == d.what.Selected {
+		if app.ContentLabel(c) == d.what.Selected {
 			s.What = c
 		}
 	}
 	for _, u := range d.updates {
-		if updateLabel(u) == d.update.Selected {
+		if app.UpdateLabel(u) == d.update.Selected {
 			s.Update = u
 		}
 	}
@@ -168,7 +143,7 @@ func (d *pushSettingsDialog) onSave() {
 			return
 		}
 		d.close()
-		d.a.m.setStatus("Saved the push settings for "+app.EHRName(kind)+": "+settingsText(s)+".", widget.SuccessImportance)
+		d.a.m.setStatus("Saved the push settings for "+app.EHRName(kind)+": "+s.String()+".", widget.SuccessImportance)
 		d.a.load()
 	})
 }

@@ -247,7 +247,7 @@ func writeConnection(w io.Writer, c app.Connection, full bool) error {
 	}
 	t.row("Last write", app.Ago(c.LastWrite, now))
 	t.row("Pending", pendingText(c))
-	t.row("Push", settingsText(c.Settings))
+	t.row("Push", c.Settings.String())
 	if c.Reason != "" {
 		t.row("Reason", c.Reason)
 	}
@@ -342,30 +342,6 @@ func pendingText(c app.Connection) string {
 		return fmt.Sprintf("%d (%d need attention: scribe queue)", c.Pending, c.Attention)
 	}
 	return fmt.Sprint(c.Pending)
-}
-
-func contentLabel(c ehr.Content) string {
-	switch c {
-	case ehr.NoteWithCodes:
-		return "Note + codes + metadata"
-	case ehr.NoteOnly:
-		return "Note only"
-	}
-	return string(c)
-}
-
-func updateLabel(u ehr.Update) string {
-	switch u {
-	case ehr.Append:
-		return "Append a new version"
-	case ehr.Replace:
-		return "Replace the prior version"
-	}
-	return string(u)
-}
-
-func settingsText(s app.PushSettings) string {
-	return s.When.Label() + " · " + contentLabel(s.What) + " · " + updateLabel(s.Update)
 }
 
 func runEHRConnect(ctx context.Context, e *env, args []string) error {
@@ -627,8 +603,8 @@ func runEHRSettings(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Saved the push settings of %s.\n", c.Name)
 	}
 	t := newTable(e.stdout, "When", c.Settings.When.Label()+"  ("+string(c.Settings.When)+")")
-	t.row("What", contentLabel(c.Settings.What)+"  ("+string(c.Settings.What)+")")
-	t.row("Update", updateLabel(c.Settings.Update)+"  ("+string(c.Settings.Update)+")")
+	t.row("What", app.ContentLabel(c.Settings.What)+"  ("+string(c.Settings.What)+")")
+	t.row("Update", app.UpdateLabel(c.Settings.Update)+"  ("+string(c.Settings.Update)+")")
 	return t.flush()
 }
 
