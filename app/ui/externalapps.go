@@ -62,7 +62,7 @@ type externalApps struct {
 }
 
 func newExternalApps(m *mainWindow, onBack func()) *externalApps {
-	a := &externalApps{m: m, onBack: onBack, files: csvFiles{win: m.win},
+	a := &externalApps{m: m, onBack: onBack, files: fyneFiles{win: m.win},
 		cards: map[ehr.Kind]*ehrCard{}, conns: map[ehr.Kind]app.Connection{},
 		settle: newDebouncer(m.shell.b, appsSettle), clock: newDebouncer(m.shell.b, appsClock)}
 	a.back = widget.NewButtonWithIcon("Settings", theme.NavigateBackIcon(), a.onBackTapped)

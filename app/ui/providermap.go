@@ -10,9 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
-	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -425,46 +423,4 @@ func (v *providerMapView) onImported(r importResult, err error) {
 		v.rowErrs.Add(l)
 	}
 	v.load()
-}
-
-// csvFiles are Fyne's file dialogs for the mapping's CSV.
-type csvFiles struct{ win fyne.Window }
-
-var _ fileDialogs = csvFiles{}
-
-func (f csvFiles) save(name string, chosen func(string, error)) {
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil || w == nil { // nil, nil: cancelled
-			if err != nil {
-				chosen("", err)
-			}
-			return
-		}
-		uri := w.URI()
-		// The dialog creates the file; the export writes it afresh by path.
-		if err := w.Close(); err != nil {
-			chosen("", fmt.Errorf("create %s: %w", uri.Name(), err))
-			return
-		}
-		chosen(localPath(uri))
-	}, f.win)
-	d.SetFileName(name)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".csv"}))
-	d.Show()
-}
-
-func (f csvFiles) open(exts []string, chosen func(string, error)) {
-	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
-		if err != nil || rc == nil {
-			if err != nil {
-				chosen("", err)
-			}
-			return
-		}
-		uri := rc.URI()
-		_ = rc.Close() // the import opens the file itself, by path
-		chosen(localPath(uri))
-	}, f.win)
-	d.SetFilter(storage.NewExtensionFileFilter(exts))
-	d.Show()
 }

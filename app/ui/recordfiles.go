@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -16,8 +17,9 @@ import (
 // dialogs; tests, which cannot click through a file browser, answer with a
 // path of their own and everything after the choice runs for real.
 type fileDialogs interface {
-	// save asks where to write a new file, suggesting name. chosen runs on
-	// the UI goroutine with the path, or an error; not at all if cancelled.
+	// save asks where to write a new file, suggesting name (whose
+	// extension the dialog lists). chosen runs on the UI goroutine with the
+	// path, or an error; not at all if cancelled.
 	save(name string, chosen func(path string, err error))
 	// open asks for an existing file with one of exts (".wav").
 	open(exts []string, chosen func(path string, err error))
@@ -44,7 +46,9 @@ func (f fyneFiles) save(name string, chosen func(string, error)) {
 		chosen(localPath(uri))
 	}, f.win)
 	d.SetFileName(name)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".wav"}))
+	if ext := filepath.Ext(name); ext != "" {
+		d.SetFilter(storage.NewExtensionFileFilter([]string{ext}))
+	}
 	d.Show()
 }
 
