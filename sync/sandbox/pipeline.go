@@ -137,7 +137,7 @@ func (p *pipeline) process(ctx context.Context, id int64) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				p.s.log.Error("pipeline: load note", "note", id, "err", err)
+				p.s.log.Error("pipeline: load note", "note_id", id, "err", err)
 			}
 			return
 		}
@@ -171,7 +171,7 @@ func (p *pipeline) process(ctx context.Context, id int64) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				p.s.log.Error("pipeline: step failed", "note", id, "err", err)
+				p.s.log.Error("pipeline: step failed", "note_id", id, "err", err)
 			}
 			return
 		}
@@ -208,7 +208,7 @@ func (p *pipeline) stamp(ctx context.Context, id int64, column, cond string) err
 func (p *pipeline) fail(ctx context.Context, id int64, reason string) error {
 	now := sqlitedb.FormatTime(p.s.now())
 	_, err := p.s.db.ExecContext(ctx, `UPDATE progress_notes SET error_state = ?, updated_at = ? WHERE id = ? AND error_state IS NULL`, reason, now, id)
-	p.s.log.Info("pipeline: note failed", "note", id)
+	p.s.log.Info("pipeline: note failed", "note_id", id)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/nextvisit/scribe/app"
+	"github.com/nextvisit/scribe/internal/logs"
 	"github.com/nextvisit/scribe/platform"
 	"github.com/nextvisit/scribe/sync/api"
 	"github.com/nextvisit/scribe/sync/sandbox"
@@ -51,12 +52,13 @@ func (e *env) profileDir() (string, error) {
 	return platform.DefaultProfileDir()
 }
 
-// stderrLog is the commands' logger: warnings only, everything with -v.
+// stderrLog is the commands' logger: warnings only, everything with -v;
+// redacted like the log file, since terminals get pasted into tickets.
 func (e *env) stderrLog(level slog.Level) *slog.Logger {
 	if e.g.verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(logs.NewHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})))
 }
 
 // profile is an opened profile and the server chosen for this run.

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/nextvisit/scribe/app"
-	"github.com/nextvisit/scribe/platform"
+	"github.com/nextvisit/scribe/internal/logs"
 	"github.com/nextvisit/scribe/sync/sandbox"
 )
 
@@ -67,28 +65,17 @@ func (e *env) runWindow(ctx context.Context) error {
 	return err
 }
 
-// openLogFile opens <profile>/logs/scribe.log (0600, folder 0700) for
-// appending and returns a logger writing to it.
-func (e *env) openLogFile(profile string) (*slog.Logger, *os.File, error) {
-	dir := filepath.Join(profile, "logs")
-	if err := platform.EnsureDir(dir); err != nil {
-		return nil, nil, err
-	}
-	path := filepath.Join(dir, "scribe.log")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+// openLogFile opens <profile>/logs/scribe.log (0600, folder 0700, rotated
+// by size) for appending and returns a logger writing to it through the
+// redacting handler, so no secret or patient data reaches the file.
+func (e *env) openLogFile(profile string) (*slog.Logger, *logs.RotatingFile, error) {
+	f, err := logs.OpenFile(filepath.Join(profile, "logs"), logs.RotateOptions{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open the log file: %w", err)
-	}
-	if runtime.GOOS != "windows" {
-		// An older file may have been created with looser permissions.
-		if err := f.Chmod(0o600); err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("restrict the log file %s to its owner: %w", path, err)
-		}
+		return nil, nil, err
 	}
 	level := slog.LevelInfo
 	if e.g.verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level})), f, nil
+	return slog.New(logs.NewHandler(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level}))), f, nil
 }
