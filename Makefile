@@ -57,7 +57,10 @@ test: deps-test
 FUZZTIME ?= 8s
 FUZZ_TARGETS := ./audio/importer:FuzzImportWAV ./audio/importer:FuzzImportMP3 \
 	./sync/sandbox/recognize:FuzzDecodeAudio ./sync/api:FuzzDecodeResponse \
-	./sync/sandbox:FuzzJSONBodies ./sync/sandbox:FuzzDraft ./audio/flacenc:FuzzRoundTrip
+	./sync/sandbox:FuzzJSONBodies ./sync/sandbox:FuzzDraft ./audio/flacenc:FuzzRoundTrip \
+	./sync/stream:FuzzServerMessage ./sync/ehr/oauthflow:FuzzCallback ./sync/ehr/mapping:FuzzReadCSV \
+	./sync/ehr/oauthehr:FuzzReplies ./sync/ehr/simplepractice:FuzzReplies ./sync/ehr/nexhealth:FuzzReplies \
+	./internal/logs:FuzzRedact
 fuzz: deps-build
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \

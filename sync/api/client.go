@@ -71,11 +71,6 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if ua == "" {
 		ua = defaultUserAgent()
 	}
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
-		// Allowed (a sandbox on another machine of the LAN), but tokens and notes then cross the network
-		// in clear text, so say so once.
-		log.Warn("server URL uses plain http: tokens and patient data are not encrypted in transit", "host", base.Host)
-	}
 	d := newRetryDoer(hc, opts.MaxAttempts, log)
 	raw, err := NewClientWithResponses(base.String(), WithHTTPClient(d))
 	if err != nil {
@@ -95,7 +90,8 @@ func (c *Client) WithToken(token string) *Client {
 func (c *Client) BaseURL() string { return c.base.String() }
 
 // ParseBaseURL checks a server address typed by a person or read from a flag: an absolute http(s) URL
-// with a host and no query, user name or password. A trailing slash is dropped.
+// with a host and no query, user name or password, https unless the host is loopback. A trailing
+// slash is dropped.
 func ParseBaseURL(raw string) (*url.URL, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
@@ -124,6 +120,11 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 	}
 	if port := u.Port(); port == "" && strings.HasSuffix(u.Host, ":") {
 		return nil, fmt.Errorf("%s has an empty port; enter one such as %s", shown, exampleURL)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		// Passwords, tokens and patient data would cross the network in clear text; only the sandbox on
+		// this machine may use http.
+		return nil, fmt.Errorf("%s uses plain http://, which is only allowed for this machine (127.0.0.1, localhost); enter an https:// URL such as %s", shown, exampleURL)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

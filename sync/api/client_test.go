@@ -18,6 +18,8 @@ func TestParseBaseURL(t *testing.T) {
 		{"  https://ea.nextvisit.app/api/  ", "https://ea.nextvisit.app/api"},
 		{"http://127.0.0.1:8080/api//", "http://127.0.0.1:8080/api"},
 		{"https://nextvisit.app", "https://nextvisit.app"},
+		{"http://localhost:8080/api", "http://localhost:8080/api"},
+		{"http://[::1]:8080/api", "http://[::1]:8080/api"},
 	} {
 		u, err := ParseBaseURL(tc.in)
 		if err != nil {
@@ -45,6 +47,10 @@ func TestParseBaseURL(t *testing.T) {
 		{"https://nextvisit.app:/api", "empty port"},
 		{"https://user:hunter2@nextvisit.app/api", "user name or password"},
 		{"ht!tp://user:hunter2@x", "is not a URL"},
+		{"http://nextvisit.app/api", "plain http://"},
+		{"http://192.168.1.20:8080/api", "plain http://"},
+		{"http://localhost.nextvisit.app/api", "plain http://"},
+		{"HTTP://nextvisit.app/api", "plain http://"},
 	} {
 		_, err := ParseBaseURL(tc.in)
 		if err == nil {

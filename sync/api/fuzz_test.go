@@ -49,7 +49,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if json {
 			rt.contentType = "application/json"
 		}
-		c, err := New("http://fuzz.invalid/api", Options{HTTPClient: &http.Client{Transport: rt}, MaxAttempts: 1, Token: "t"})
+		c, err := New("https://fuzz.invalid/api", Options{HTTPClient: &http.Client{Transport: rt}, MaxAttempts: 1, Token: "t"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,9 @@
 package ehr
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -15,7 +17,7 @@ func BaseURL(raw, example string) (*url.URL, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("the base URL %q is not an http(s) URL with a host; give the API's address, e.g. %s", raw, example)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if err := Secure(u); err != nil {
 		return nil, fmt.Errorf("the base URL %q uses plain http; credentials must travel over https (http is only for a loopback host)", raw)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
@@ -23,6 +25,27 @@ func BaseURL(raw, example string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+// ErrPlainHTTP: a URL that would carry credentials or patient data uses
+// plain http to a host that is not loopback.
+var ErrPlainHTTP = errors.New("plain http is only allowed to a loopback host; use https")
+
+// Secure refuses an http URL whose host is not loopback (the sandbox and
+// test servers listen there); https and other schemes pass, for the
+// caller's own scheme check.
+func Secure(u *url.URL) error {
+	if strings.EqualFold(u.Scheme, "http") && !Loopback(u.Hostname()) {
+		// Only the host: a path or query may hold ids.
+		return fmt.Errorf("http://%s: %w", u.Host, ErrPlainHTTP)
+	}
+	return nil
+}
+
+// Loopback reports whether host (without port) is localhost or a loopback
+// IP address.
+func Loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -47,6 +47,10 @@ func NewStatusError(kind Kind, op string, status int, code, msg string, fields m
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
+	if e.Message == "" {
+		// A status with no name (HTTP 320): the error still says what it is.
+		e.Message = "an answer with an unknown status"
+	}
 	return e
 }
 

@@ -64,3 +64,13 @@ func TestPushOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusErrorAlwaysSays: every answer's error has words, also for a
+// status with no name.
+func TestStatusErrorAlwaysSays(t *testing.T) {
+	for _, status := range []int{320, 499, 599, 404} {
+		if e := ehr.NewStatusError(ehr.NexHealth, "push note", status, "", "", nil, nil); e.Message == "" {
+			t.Errorf("HTTP %d: empty message in %q", status, e.Error())
+		}
+	}
+}

@@ -1,14 +1,18 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +73,11 @@ func (r *runner) session(ctx context.Context) outcome {
 	u, err := url.Parse(tok.Url)
 	if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
 		return outcome{err: fmt.Errorf("%w: streaming token URL %q is not a ws:// or wss:// URL", ErrProtocol, tok.Url)}
+	}
+	if (u.Scheme == "ws" || u.Scheme == "http") && !loopback(u.Hostname()) {
+		// The visit's audio would cross the network in clear text; only the sandbox on this
+		// machine may use ws://.
+		return outcome{err: fmt.Errorf("%w: streaming URL %s://%s is not encrypted; the server must give a wss:// URL", ErrProtocol, u.Scheme, u.Host)}
 	}
 	q := u.Query()
 	q.Set("token", tok.Token)
@@ -341,6 +350,12 @@ func readMsg(ctx context.Context, conn *websocket.Conn) (serverMsg, error) {
 	if err != nil {
 		return serverMsg{}, err
 	}
+	return decodeMsg(typ, data)
+}
+
+// decodeMsg reads one message from the server; what is not a JSON text
+// message is an ErrProtocol.
+func decodeMsg(typ websocket.MessageType, data []byte) (serverMsg, error) {
 	var m serverMsg
 	if typ != websocket.MessageText {
 		return m, fmt.Errorf("%w: binary message from the server", ErrProtocol)
@@ -372,7 +387,14 @@ func (s *session) turn(ctx context.Context, m serverMsg) error {
 	if len(t.Words) == 0 {
 		return nil
 	}
-	t.Start, t.End = t.Words[0].Start, t.Words[len(t.Words)-1].End
+	// The server's word order is not trusted: a turn that ended before it
+	// started, or a resume point set short of a word, would resend or
+	// misplace audio.
+	slices.SortStableFunc(t.Words, func(a, b Word) int { return cmp.Compare(a.Start, b.Start) })
+	t.Start, t.End = t.Words[0].Start, t.Words[0].End
+	for _, w := range t.Words[1:] {
+		t.End = max(t.End, w.End)
+	}
 	if !t.Final {
 		s.open = t.Start
 		r.sinkMu.Lock()
@@ -390,6 +412,15 @@ func (s *session) turn(ctx context.Context, m serverMsg) error {
 	s.open = -1
 	s.progress = true
 	return nil
+}
+
+// loopback reports whether host is this machine: localhost or a loopback IP.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // withoutURL drops the request URL a dial error quotes: its query holds the

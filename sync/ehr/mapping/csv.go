@@ -57,6 +57,10 @@ type RowError struct {
 
 func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
+// maxCSV bounds the file ReadCSV reads: a row per clinician is some
+// hundred bytes.
+const maxCSV = 4 << 20
+
 // ErrNotMapping means the file is not a provider-mapping CSV at all.
 var ErrNotMapping = errors.New("not a provider mapping")
 
@@ -65,7 +69,10 @@ var ErrNotMapping = errors.New("not a provider mapping")
 // the line and what to fix; a row with no provider leaves that clinician
 // unmapped. Nothing in a bad row is used.
 func ReadCSV(r io.Reader, clinicians []Clinician, providers []ehr.Provider) ([]Pair, []RowError, error) {
-	cr := csv.NewReader(r)
+	// A mapping has a row per clinician; a file far larger is the wrong
+	// file, and is not read into memory whole.
+	lr := &io.LimitedReader{R: r, N: maxCSV + 1}
+	cr := csv.NewReader(lr)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	head, err := cr.Read()
@@ -93,15 +100,22 @@ func ReadCSV(r io.Reader, clinicians []Clinician, providers []ehr.Provider) ([]P
 	var bad []RowError
 	seenC := map[int64]int{}
 	seenP := map[string]int{}
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			bad = append(bad, RowError{line, "not valid CSV: " + err.Error()})
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			bad = append(bad, RowError{pe.StartLine, "not valid CSV: " + pe.Err.Error()})
 			continue
 		}
+		if err != nil {
+			// The reader failed, not the file's text: the same error would come again.
+			return nil, nil, fmt.Errorf("read provider mapping: %w", err)
+		}
+		// The line the row starts on: a quoted field may span lines.
+		line, _ := cr.FieldPos(0)
 		if len(rec) <= max(ci, pi) {
 			bad = append(bad, RowError{line, fmt.Sprintf("has %d columns, the header names %d", len(rec), len(head))})
 			continue
@@ -133,6 +147,9 @@ func ReadCSV(r io.Reader, clinicians []Clinician, providers []ehr.Provider) ([]P
 		}
 		seenC[cid], seenP[pid] = line, line
 		pairs = append(pairs, Pair{ClinicianID: cid, ProviderID: pid})
+	}
+	if lr.N <= 0 {
+		return nil, nil, fmt.Errorf("read provider mapping: the file is larger than %d KiB, far more than a row per clinician; choose the file scribe providers export wrote", maxCSV>>10)
 	}
 	return pairs, bad, nil
 }

@@ -35,6 +35,9 @@ const (
 	maxReply = 8 << 20
 	// perPage is the page size for listings, NexHealth's largest.
 	perPage = 300
+	// maxPages bounds one listing: 600,000 patients or providers, far
+	// beyond a location's, so a listing that never ends is an error.
+	maxPages = 2000
 	// defaultTokenLife is assumed when a token's expiry cannot be read:
 	// production's lifetime, the shorter one.
 	defaultTokenLife = time.Hour
@@ -58,7 +61,8 @@ type Config struct {
 	// DocumentTypeID files pushed notes under that document type (GET
 	// /document_types); 0 leaves it to NexHealth.
 	DocumentTypeID int64
-	// HTTPClient sends the requests (http.DefaultClient when nil). It should
+	// HTTPClient sends the requests (ehr.NewHTTPClient() when nil:
+	// http.DefaultClient would wait for ever on a hung EHR). It should
 	// not retry by itself: the outbox retries with its own backoff.
 	HTTPClient *http.Client
 	// Logger receives one line per request (operation and status, never
@@ -78,6 +82,7 @@ type Connector struct {
 	hc        *http.Client
 	log       *slog.Logger
 	now       func() time.Time
+	maxPages  int // the bound on a listing's pages; a test lowers it
 
 	// mu guards the bearer token; authMu makes concurrent callers share
 	// one POST /authenticates.
@@ -114,9 +119,9 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("nexhealth: the document type id %d is negative; use an id from GET /document_types, or 0 for none", cfg.DocumentTypeID)
 	}
 	c := &Connector{base: base, apiKey: key, subdomain: sub, location: loc, docType: cfg.DocumentTypeID,
-		hc: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now}
+		hc: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, maxPages: maxPages}
 	if c.hc == nil {
-		c.hc = http.DefaultClient
+		c.hc = ehr.NewHTTPClient()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -294,13 +299,22 @@ func (c *Connector) pages(ctx context.Context, op, path string, q url.Values, ad
 	}
 	q.Set("per_page", strconv.Itoa(perPage))
 	seen := 0
+	var prev json.RawMessage
 	for page := 1; ; page++ {
+		if page > c.maxPages {
+			return ehr.BadReply(ehr.NexHealth, op, fmt.Sprintf("the listing goes on past %d pages", c.maxPages))
+		}
 		q.Set("page", strconv.Itoa(page))
 		var data json.RawMessage
 		env, err := c.call(ctx, op, http.MethodGet, path, q, nil, "", &data)
 		if err != nil {
 			return err
 		}
+		// An EHR that ignores the page parameter would be read for ever.
+		if page > 1 && bytes.Equal(data, prev) {
+			return ehr.BadReply(ehr.NexHealth, op, fmt.Sprintf("page %d repeats page %d; the EHR ignores the page parameter", page, page-1))
+		}
+		prev = data
 		n, err := add(data)
 		if err != nil {
 			return ehr.BadReply(ehr.NexHealth, op, "the reply is not the listing expected: "+err.Error())
@@ -532,6 +546,10 @@ func (c *Connector) bearer(ctx context.Context, renew bool) (string, error) {
 	if reply.Token == "" {
 		return "", ehr.BadReply(ehr.NexHealth, op, "the reply holds no token")
 	}
+	if !headerSafe(reply.Token) {
+		// It could not be sent back in an Authorization header.
+		return "", ehr.BadReply(ehr.NexHealth, op, "the reply's token has characters a bearer token cannot have")
+	}
 	life := defaultTokenLife
 	if exp, ok := tokenExpiry(reply.Token); ok {
 		life = exp.Sub(issued)
@@ -544,6 +562,17 @@ func (c *Connector) bearer(ctx context.Context, renew bool) (string, error) {
 	c.token = reply.Token
 	c.renewAt = issued.Add(life - min(maxRenewMargin, life/10))
 	return c.token, nil
+}
+
+// headerSafe reports whether a token is visible ASCII, as a bearer token
+// (RFC 6750 §2.1) and an HTTP header value must be.
+func headerSafe(token string) bool {
+	for i := range len(token) {
+		if token[i] < 0x21 || token[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // tokenExpiry reads the exp claim of a JWT without checking its signature:

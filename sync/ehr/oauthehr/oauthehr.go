@@ -58,7 +58,9 @@ type Config struct {
 	// Token is the connection's token, from oauthflow.Authorize or storage.
 	Token *oauth2.Token
 	// OnToken is told each refreshed token (refresh tokens rotate: store it).
-	OnToken    func(ctx context.Context, tok *oauth2.Token)
+	OnToken func(ctx context.Context, tok *oauth2.Token)
+	// HTTPClient sends API, discovery and token requests; ehr.NewHTTPClient()
+	// when nil.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// Now is the clock token expiry is judged by; default time.Now.
@@ -83,8 +85,9 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("oauthehr: Kind %q is not an OAuth EHR; use %q or %q", cfg.Kind, ehr.Osmind, ehr.Kalix)
 	}
 	for name, v := range map[string]string{"Issuer": cfg.Issuer, "APIBase": cfg.APIBase} {
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("oauthehr: Config.%s %q must be an http(s) URL from the %s connection settings", name, v, cfg.Kind)
+		// https unless loopback: tokens and chart content travel there.
+		if _, err := ehr.BaseURL(v, "https://ehr.example/osmind"); err != nil {
+			return nil, fmt.Errorf("oauthehr: Config.%s from the %s connection settings: %w", name, cfg.Kind, err)
 		}
 	}
 	if cfg.ClientID == "" {
@@ -94,7 +97,8 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("oauthehr: Config.Token is nil; connect to %s first (oauthflow.Authorize)", cfg.Kind)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
+		// Not http.DefaultClient: it would wait for ever on a hung EHR.
+		cfg.HTTPClient = ehr.NewHTTPClient()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -211,13 +215,13 @@ func (c *Connector) Roster(ctx context.Context, since time.Time) ([]ehr.Patient,
 	}
 	next, err := time.Parse(time.RFC3339Nano, out.ServerTime)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("list patients: the answer's server_time %q is not an RFC 3339 time", out.ServerTime)
+		return nil, time.Time{}, ehr.BadReply(c.cfg.Kind, "list patients", fmt.Sprintf("the answer's server_time %q is not an RFC 3339 time", out.ServerTime))
 	}
 	ps := make([]ehr.Patient, 0, len(out.Data))
 	for _, p := range out.Data {
 		up, err := time.Parse(time.RFC3339Nano, p.UpdatedAt)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("list patients: patient %s has updated_at %q, not an RFC 3339 time", p.ID, p.UpdatedAt)
+			return nil, time.Time{}, ehr.BadReply(c.cfg.Kind, "list patients", fmt.Sprintf("a patient's updated_at %q is not an RFC 3339 time", p.UpdatedAt))
 		}
 		ps = append(ps, ehr.Patient{ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName,
 			DateOfBirth: p.DateOfBirth, UpdatedAt: up})
@@ -261,8 +265,8 @@ func (c *Connector) Push(ctx context.Context, n ehr.Note, opt ehr.PushOptions) (
 			return "", err
 		}
 	}
-	if out.ID == 0 {
-		return "", errors.New("push note: the EHR's answer names no note id")
+	if out.ID <= 0 {
+		return "", ehr.BadReply(c.cfg.Kind, "push note", "the answer names no note id")
 	}
 	return makeRef(n.PatientID, out.ID), nil
 }
@@ -348,10 +352,13 @@ func (c *Connector) do(ctx context.Context, op, method, path string, q url.Value
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 		resp.Body.Close()
 		if err != nil {
 			return fmt.Errorf("%s: read answer: %w", op, err)
+		}
+		if len(data) > maxBody {
+			return ehr.BadReply(c.cfg.Kind, op, fmt.Sprintf("the answer is larger than %d bytes", maxBody))
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
 			c.log.Info("access token refused; refreshing", "op", op)
@@ -364,11 +371,13 @@ func (c *Connector) do(ctx context.Context, op, method, path string, q url.Value
 			var eb errorBody
 			_ = json.Unmarshal(data, &eb) // a body that is not ours still has its status
 			se := statusError(c.cfg.Kind, op, resp, eb)
-			c.log.Warn("EHR refused", "op", op, "status", resp.StatusCode, "code", eb.Error)
+			c.log.Warn("EHR refused", "op", op, "status", resp.StatusCode, "error_code", eb.Error)
 			return se
 		}
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s: the EHR's answer is not the expected JSON: %w", op, err)
+			// Typed, and temporary like any unreadable success: a proxy's page
+			// or a half-deployed EHR.
+			return ehr.BadReply(c.cfg.Kind, op, "the answer is not the expected JSON: "+err.Error())
 		}
 		return nil
 	}

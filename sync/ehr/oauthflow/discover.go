@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/nextvisit/scribe/sync/ehr"
 )
 
 // Metadata is the part of an authorization server's RFC 8414 metadata the
@@ -40,12 +42,17 @@ const maxMetadata = 1 << 20
 // (RFC 8414 §3.3), so a redirected or spoofed document is refused.
 func Discover(ctx context.Context, client *http.Client, issuer string) (Metadata, error) {
 	if client == nil {
-		client = http.DefaultClient
+		client = ehr.NewHTTPClient()
 	}
 	issuer = strings.TrimSuffix(issuer, "/")
 	u, err := url.Parse(issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return Metadata{}, fmt.Errorf("discover: issuer %q must be an http(s) URL with no query, like https://ehr.example/osmind", issuer)
+	}
+	// Metadata fetched in clear text could name any token endpoint: the
+	// refresh token would go there.
+	if err := ehr.Secure(u); err != nil {
+		return Metadata{}, fmt.Errorf("discover: issuer %q: %w", issuer, err)
 	}
 	origin := u.Scheme + "://" + u.Host
 	candidates := []string{
@@ -103,12 +110,21 @@ func fetchMetadata(ctx context.Context, client *http.Client, at string) (md Meta
 	return md, true, nil
 }
 
-// check refuses metadata the flow cannot use.
+// check refuses metadata the flow cannot use, or must not: an endpoint
+// over plain http to a host that is not loopback would carry the code or
+// the refresh token in clear text.
 func (md Metadata) check() error {
-	for name, v := range map[string]string{"authorization_endpoint": md.AuthorizationEndpoint, "token_endpoint": md.TokenEndpoint} {
+	endpoints := map[string]string{"authorization_endpoint": md.AuthorizationEndpoint, "token_endpoint": md.TokenEndpoint}
+	if md.RevocationEndpoint != "" {
+		endpoints["revocation_endpoint"] = md.RevocationEndpoint
+	}
+	for name, v := range endpoints {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return fmt.Errorf("the metadata's %s %q is not an http(s) URL", name, v)
+		}
+		if err := ehr.Secure(u); err != nil {
+			return fmt.Errorf("the metadata's %s: %w", name, err)
 		}
 	}
 	// A server that lists its PKCE methods must list S256; one that lists

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nextvisit/scribe/sync/ehr"
 	"golang.org/x/oauth2"
 )
 
@@ -38,7 +39,7 @@ const DefaultTimeout = 5 * time.Minute
 type Config struct {
 	ClientID string
 	Scopes   []string
-	// HTTPClient talks to the token endpoint; default http.DefaultClient.
+	// HTTPClient talks to the token endpoint; default ehr.NewHTTPClient().
 	HTTPClient *http.Client
 	// OpenBrowser shows the authorization URL to the user: platform.OpenURL
 	// in the app, a func that prints the URL for --no-browser, the test's
@@ -85,6 +86,10 @@ func Authorize(ctx context.Context, cfg Config, md Metadata) (*oauth2.Token, err
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.HTTPClient == nil {
+		// Not oauth2's default, http.DefaultClient, which has no timeout.
+		cfg.HTTPClient = ehr.NewHTTPClient()
 	}
 	log := cfg.Logger
 	if log == nil {

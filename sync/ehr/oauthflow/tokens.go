@@ -21,7 +21,7 @@ const RefreshMargin = time.Minute
 type SourceConfig struct {
 	ClientID      string
 	TokenEndpoint string
-	// HTTPClient talks to the token endpoint; default http.DefaultClient.
+	// HTTPClient talks to the token endpoint; default ehr.NewHTTPClient().
 	HTTPClient *http.Client
 	// Now is the clock expiry is judged by; default time.Now.
 	Now func() time.Time
@@ -48,6 +48,10 @@ type TokenSource struct {
 func NewTokenSource(cfg SourceConfig, tok *oauth2.Token) *TokenSource {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		// Not oauth2's default, http.DefaultClient, which has no timeout.
+		cfg.HTTPClient = ehr.NewHTTPClient()
 	}
 	s := &TokenSource{cfg: cfg, conf: &oauth2.Config{ClientID: cfg.ClientID,
 		Endpoint: oauth2.Endpoint{TokenURL: cfg.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams}}}

@@ -38,7 +38,8 @@ type Config struct {
 	BaseURL string
 	// Token is the API token the admin generated in SimplePractice.
 	Token string
-	// HTTPClient sends the requests (http.DefaultClient when nil). It should
+	// HTTPClient sends the requests (ehr.NewHTTPClient() when nil:
+	// http.DefaultClient would wait for ever on a hung EHR). It should
 	// not retry by itself: the outbox retries with its own backoff.
 	HTTPClient *http.Client
 	// Logger receives one line per request (operation and status, never
@@ -75,7 +76,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	c := &Connector{base: base, token: token, hc: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now}
 	if c.hc == nil {
-		c.hc = http.DefaultClient
+		c.hc = ehr.NewHTTPClient()
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
