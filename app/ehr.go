@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -376,7 +377,7 @@ func (c *Core) newConnector(conn store.EHRConnection, cr ehrCreds, seen func(*oa
 		}
 		base := conn.BaseURL
 		return oauthehr.New(oauthehr.Config{Kind: kind, Issuer: base, APIBase: conn.APIURL, ClientID: ehrClientID,
-			TokenEndpoint: conn.TokenEndpoint, Token: cr.OAuth, HTTPClient: c.http, Logger: log,
+			TokenEndpoint: conn.TokenEndpoint, Token: cr.OAuth, HTTPClient: c.ehrHTTP(), Logger: log,
 			OnToken: func(ctx context.Context, tok *oauth2.Token) {
 				// Refresh tokens rotate: the old one is spent.
 				if seen != nil {
@@ -387,10 +388,10 @@ func (c *Core) newConnector(conn store.EHRConnection, cr ehrCreds, seen func(*oa
 				}
 			}})
 	case ehr.SimplePractice:
-		return simplepractice.New(simplepractice.Config{BaseURL: conn.BaseURL, Token: cr.Token, HTTPClient: c.http, Logger: log})
+		return simplepractice.New(simplepractice.Config{BaseURL: conn.BaseURL, Token: cr.Token, HTTPClient: c.ehrHTTP(), Logger: log})
 	case ehr.NexHealth:
 		return nexhealth.New(nexhealth.Config{BaseURL: conn.BaseURL, APIKey: cr.APIKey, Subdomain: conn.Subdomain,
-			LocationID: conn.LocationID, HTTPClient: c.http, Logger: log})
+			LocationID: conn.LocationID, HTTPClient: c.ehrHTTP(), Logger: log})
 	}
 	return nil, knownKind(kind)
 }
@@ -497,4 +498,14 @@ func (c *Core) expire(ctx context.Context, kind ehr.Kind, cause error) {
 	}
 	c.useConnector(kind, nil)
 	c.setConnState(ctx, kind, ConnExpired, reason, "Connect "+EHRName(kind)+" again in "+externalAppsPath(kind)+"; waiting notes are sent then")
+}
+
+// ehrHTTP is the client EHR calls go through: the app's (so the remotes
+// watcher sees them), with the whole request bounded as the connectors'
+// own default is, since a stalled reply body would otherwise hold a push
+// until its job's lease ran out.
+func (c *Core) ehrHTTP() *http.Client {
+	hc := *c.http
+	hc.Timeout = ehr.RequestTimeout
+	return &hc
 }

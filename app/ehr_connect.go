@@ -307,12 +307,12 @@ func (c *Core) browser(req ConnectRequest) func(ctx context.Context, url string)
 func (c *Core) connectOAuth(ctx context.Context, req ConnectRequest, row *store.EHRConnection) (ehr.Connector, ehrCreds, ehr.Account, error) {
 	kind, name := req.Kind, EHRName(req.Kind)
 	row.APIURL = row.BaseURL + "/api"
-	md, err := oauthflow.Discover(ctx, c.http, row.BaseURL)
+	md, err := oauthflow.Discover(ctx, c.ehrHTTP(), row.BaseURL)
 	if err != nil {
 		return nil, ehrCreds{}, ehr.Account{}, explained(fmt.Sprintf("Cannot find %s's sign-in service at %s — check the address and your internet connection, then connect again.", name, row.BaseURL), err)
 	}
 	row.TokenEndpoint = md.TokenEndpoint
-	tok, err := oauthflow.Authorize(ctx, oauthflow.Config{ClientID: ehrClientID, Scopes: oauthehr.Scopes, HTTPClient: c.http,
+	tok, err := oauthflow.Authorize(ctx, oauthflow.Config{ClientID: ehrClientID, Scopes: oauthehr.Scopes, HTTPClient: c.ehrHTTP(),
 		OpenBrowser: c.browser(req), Logger: c.log.With("component", "oauth", "ehr", kind)}, md)
 	if err != nil {
 		return nil, ehrCreds{}, ehr.Account{}, oauthError(name, err)
