@@ -54,6 +54,14 @@ type Config struct {
 	// ConnectRequest has no OpenBrowser; nil means the system browser.
 	// Tests pass a stand-in that logs in and consents.
 	EHRBrowser func(ctx context.Context, url string) error
+	// IdleLock is how long the window waits without activity before it
+	// locks, until the clinician chooses in Settings (SetIdleLock); 0
+	// means DefaultIdleLock (10 minutes). Negative is refused.
+	IdleLock time.Duration
+	// RetentionDays is how many days after its note is signed, and its
+	// jobs are done, a visit's audio is kept here (retention.go); 0 means
+	// DefaultRetentionDays (30). Negative is refused.
+	RetentionDays int
 }
 
 // Server is a Nextvisit server a clinician can sign in to.
@@ -98,8 +106,10 @@ type Core struct {
 	queue   *outbox.Queue
 	remotes *remotes
 	reach   func(ctx context.Context, server string) error
-	causes  sync.Map  // JobID → the typed error of its last failed run in this process
-	ehr     *ehrState // the EHR connections (ehr.go)
+	causes  sync.Map        // JobID → the typed error of its last failed run in this process
+	ehr     *ehrState       // the EHR connections (ehr.go)
+	lock    *lockState      // the idle lock's verifier checks and settings (lock.go)
+	ret     *retentionState // retention, deleting local data and wiping (retention.go)
 
 	changeMu sync.Mutex
 	changed  chan struct{} // closed and replaced when an encounter changes (EncountersChanged)
@@ -124,6 +134,9 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 	if cfg.MaxAttempts < 0 {
 		return nil, fmt.Errorf("open profile: MaxAttempts is %d; use 0 for the default", cfg.MaxAttempts)
 	}
+	if err := checkRetentionDays(cfg.RetentionDays); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -143,7 +156,8 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 	}
 	c := &Core{log: log, secrets: cfg.Secrets, tries: cfg.MaxAttempts, db: db, mem: &memSecrets{},
 		profile: cfg.ProfileDir, audio: cfg.AudioBackend, sys: osSystem(), recs: map[string]*Recording{},
-		reach: platform.Reachable, changed: make(chan struct{}), ehr: newEHRState(db, cfg)}
+		reach: platform.Reachable, changed: make(chan struct{}), ehr: newEHRState(db, cfg), lock: newLockState(),
+		ret: newRetentionState(db, cfg)}
 	c.queue = outbox.New(db.SQL(), outbox.Options{
 		Logger: log.With("component", "outbox"),
 		Owner:  fmt.Sprintf("scribe-%d", os.Getpid()),
@@ -184,6 +198,10 @@ func Open(ctx context.Context, cfg Config) (*Core, error) {
 		return nil, err
 	}
 	if c.email, err = c.setting(ctx, settingEmail); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := c.loadLockSettings(ctx, cfg.IdleLock); err != nil {
 		db.Close()
 		return nil, err
 	}

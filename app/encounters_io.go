@@ -171,6 +171,9 @@ func (c *Core) ExportEncounter(ctx context.Context, id, outPath string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.audioGone(ctx, row); err != nil {
+		return err
+	}
 	if outPath == "" {
 		return &inputError{msg: "No output file given — name the WAV file to write, e.g. visit.wav."}
 	}

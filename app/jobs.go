@@ -38,9 +38,16 @@ const signInWait = time.Minute
 // Serve sends the outbox's jobs until ctx ends: the workers, and a
 // reachability probe of the current server while it is out of reach. It
 // also reads the roster and providers of the two-way EHR connections every
-// Config.RosterEvery. The window runs it for as long as it is open; the
-// command line for as long as a command that queues changes waits for them.
+// Config.RosterEvery, and deletes the audio of visits past their retention
+// (at start, then every hour). The window runs it for as long as it is
+// open; the command line for as long as a command that queues changes
+// waits for them. A wipe (WipeAndSignOut) ends it with ErrWiped.
 func (c *Core) Serve(ctx context.Context) error {
+	stop, served, err := c.beginServe()
+	if err != nil {
+		return err
+	}
+	defer served()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -48,9 +55,27 @@ func (c *Core) Serve(ctx context.Context) error {
 		defer close(done)
 		c.rosterLoop(ctx)
 	}()
-	err := c.queue.Serve(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		c.retentionLoop(ctx)
+	}()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = c.queue.Serve(ctx)
 	cancel()
 	<-done
+	<-swept
+	select {
+	case <-stop:
+		return ErrWiped
+	default:
+	}
 	return err
 }
 

@@ -44,6 +44,9 @@ func (c *Core) PlayRange(ctx context.Context, id string, from, to time.Duration)
 	if err != nil {
 		return err
 	}
+	if err := c.audioGone(ctx, row); err != nil {
+		return err
+	}
 	r, err := journal.OpenReader(c.journalDir(row), c.journalOptions())
 	if err != nil {
 		return explained("Cannot read this visit's recording on this computer: "+err.Error()+" — export it (scribe export) to check it.", err)

@@ -79,6 +79,10 @@ func (c *Core) SignIn(ctx context.Context, serverURL, email, password string) (a
 	if err := c.remember(ctx, s); err != nil {
 		return api.User{}, err
 	}
+	// The lock screen checks the password offline against this (lock.go).
+	if err := c.keepVerifier(ctx, s, password); err != nil {
+		return api.User{}, err
+	}
 	if server != c.embedded {
 		if err := c.db.SetSetting(ctx, settingEmail, email); err != nil {
 			return api.User{}, fmt.Errorf("save the session: %w", err)

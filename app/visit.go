@@ -430,6 +430,13 @@ func (c *Core) SaveDraft(ctx context.Context, id, text string) error {
 	if err != nil {
 		return err
 	}
+	if d, ok, err := c.deletion(ctx, row.ID); err != nil {
+		return err
+	} else if ok && d.Text {
+		// The draft here is gone: saving would replace the server's note
+		// with whatever was typed into an empty box.
+		return &inputError{msg: d.String() + " — edit the note in Nextvisit instead."}
+	}
 	tx, err := c.db.BeginTx(ctx)
 	if err != nil {
 		return fmt.Errorf("save the note: %w", err)

@@ -65,6 +65,7 @@ type mainWindow struct {
 	patients *patientsScreen
 	settings *settingsScreen
 	queue    *queueScreen
+	lock     *idleLock
 
 	items   []navItem
 	nav     *widget.List
@@ -118,13 +119,15 @@ func newMainWindow(s *Shell, u api.User) *mainWindow {
 		container.NewHBox(sidebar, widget.NewSeparator()), nil,
 		container.NewPadded(m.content))
 
-	m.win.SetContent(body)
-	m.win.SetMainMenu(m.menu())
 	m.win.Canvas().SetOnTypedKey(m.onKey)
+	m.lock = newIdleLock(m)
+	m.win.SetContent(m.lock.wrap(body))
+	m.win.SetMainMenu(m.menu())
 	m.win.Resize(fyne.NewSize(1100, 720))
 	m.win.CenterOnScreen()
 	m.setStatus("Signed in as "+u.Name+" on "+s.core.Server(), widget.MediumImportance)
 	m.nav.Select(navRecord)
+	m.lock.start()
 	return m
 }
 
@@ -140,8 +143,10 @@ func (m *mainWindow) menu() *fyne.MainMenu {
 		goItems[i] = item
 	}
 	signOut := fyne.NewMenuItem("Sign out…", m.settings.onSignOut)
+	lockNow := fyne.NewMenuItem("Lock now", m.lock.lock)
+	lockNow.Shortcut = lockKey
 	return fyne.NewMainMenu(
-		fyne.NewMenu("Account", signOut),
+		fyne.NewMenu("Account", lockNow, signOut),
 		fyne.NewMenu("Go", goItems...),
 		fyne.NewMenu("Recording", m.record.menuItems()...),
 		fyne.NewMenu("Note", m.noteMenuItems()...),
@@ -166,6 +171,7 @@ func (m *mainWindow) noteMenuItems() []*fyne.MenuItem {
 // work is cancelled.
 func (m *mainWindow) closed() {
 	m.record.closing()
+	m.lock.stopTimer()
 	// An edit of a note still waiting for its debounced save is saved now.
 	m.notes.visit.flush()
 	m.cancel()

@@ -98,6 +98,10 @@ type recordScreen struct {
 	// What the note should take into account, and consent.
 	context *widget.Entry
 	consent *widget.Check
+	// consentLabel and consent are hidden when Settings turned the
+	// question off (askConsent false, read each time the screen shows).
+	consentLabel *widget.Label
+	askConsent   bool
 
 	// Recording.
 	record, pause, resume, end *widget.Button
@@ -132,7 +136,7 @@ type recordScreen struct {
 }
 
 func newRecordScreen(m *mainWindow) *recordScreen {
-	r := &recordScreen{m: m, files: fyneFiles{win: m.win}}
+	r := &recordScreen{m: m, files: fyneFiles{win: m.win}, askConsent: true}
 
 	r.device = widget.NewSelect(nil, nil)
 	r.device.PlaceHolder = "Looking for microphones…"
@@ -156,6 +160,7 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 	r.context.Wrapping = fyne.TextWrapWord
 	r.context.SetMinRowsVisible(3)
 	r.consent = widget.NewCheck(consentText, func(bool) { r.onConsent() })
+	r.consentLabel = widget.NewLabel("Consent")
 
 	r.record = widget.NewButtonWithIcon("Record", theme.MediaRecordIcon(), r.onRecord)
 	r.record.Importance = widget.HighImportance
@@ -193,7 +198,7 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 		widget.NewLabel("Patient"), container.NewVBox(r.patient.entry, r.chosen),
 		widget.NewLabel("Template"), container.NewVBox(r.template, r.templateInfo),
 		widget.NewLabel("Context"), r.context,
-		widget.NewLabel("Consent"), r.consent,
+		r.consentLabel, r.consent,
 	)
 	controls := container.NewHBox(r.record, r.pause, r.resume, r.end, r.stateLabel, layout.NewSpacer(), r.elapsed)
 	keys := widget.NewLabel(fmt.Sprintf("%s record · %s pause or resume · %s end",
@@ -218,6 +223,13 @@ func newRecordScreen(m *mainWindow) *recordScreen {
 func (r *recordScreen) view() fyne.CanvasObject { return r.box }
 
 func (r *recordScreen) shown() {
+	r.askConsent = r.m.shell.core.ConsentRequired()
+	visible(r.consentLabel, r.askConsent)
+	visible(r.consent, r.askConsent)
+	if !r.askConsent {
+		r.consent.SetChecked(false) // nobody was asked
+	}
+	r.syncControls()
 	r.patient.load()
 	if !r.loaded && r.req.cancel == nil {
 		r.load()
@@ -485,7 +497,7 @@ func (r *recordScreen) onRecord() {
 	if (r.state != recIdle && r.state != recEnded) || r.busy || len(r.devices) == 0 {
 		return
 	}
-	if !r.consent.Checked {
+	if r.askConsent && !r.consent.Checked {
 		// Only the shortcut gets here: the button is off until it is ticked.
 		r.setProblem("Tick “" + consentText + "” first: a visit is recorded only with the patient's consent.")
 		return
@@ -495,7 +507,7 @@ func (r *recordScreen) onRecord() {
 	r.setState(recStarting)
 	core := r.m.shell.core
 	opts := app.RecordOptions{Device: r.chosenDevice(), PatientID: r.patient.chosen,
-		TemplateID: r.chosenTemplate(), Context: strings.TrimSpace(r.context.Text), Consent: true}
+		TemplateID: r.chosenTemplate(), Context: strings.TrimSpace(r.context.Text), Consent: r.consent.Checked}
 	// The recording outlives this request: it runs until End, whatever
 	// happens to the window meanwhile (onStarted ends it if the window has
 	// gone), so neither the start nor its answer may be cancelled.
@@ -815,7 +827,7 @@ func (r *recordScreen) setState(s recState) {
 func (r *recordScreen) syncControls() {
 	s := r.state
 	open := s == recRecording || s == recPaused
-	enable(r.record, (s == recIdle || s == recEnded) && len(r.devices) > 0 && !r.busy && r.consent.Checked)
+	enable(r.record, (s == recIdle || s == recEnded) && len(r.devices) > 0 && !r.busy && (r.consent.Checked || !r.askConsent))
 	visible(r.record, !open && s != recEnding)
 	visible(r.pause, s == recRecording)
 	visible(r.resume, s == recPaused)

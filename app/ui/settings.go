@@ -26,6 +26,8 @@ type settingsScreen struct {
 	apps                *externalApps         // Tools and AI → External Apps
 	appsOpen            bool
 	box                 *fyne.Container // home, or the External Apps panel
+	lock                *lockSettings   // idle lock and consent rows (lock.go)
+	wipe                *wipeControl    // Sign out and wipe this laptop (wipe.go)
 
 	busy bool
 	req  inflight
@@ -49,7 +51,9 @@ func newSettingsScreen(m *mainWindow) *settingsScreen {
 		widget.NewLabel("Email"), s.email,
 		widget.NewLabel("Server"), s.server,
 	)
-	accountTab := container.NewVBox(account, s.errText, s.progress, container.NewHBox(s.signOut))
+	s.lock = newLockSettings(m)
+	s.wipe = newWipeControl(s)
+	accountTab := container.NewVBox(account, s.lock.box, s.errText, s.progress, container.NewHBox(s.signOut, s.wipe.button))
 
 	// Tools and AI lists the tools Scribe works with; External Apps is the
 	// EHR connectors (the seed's Settings → Tools and AI → External Apps).

@@ -74,6 +74,7 @@ type visitView struct {
 
 	// Context tab.
 	patient, template, context, consent, recorded *widget.Label
+	local                                         *localData // Delete local data (wipe.go)
 
 	box fyne.CanvasObject
 
@@ -153,12 +154,14 @@ func newVisitView(n *notesScreen) *visitView {
 		return l
 	}
 	v.patient, v.template, v.context, v.consent, v.recorded = wrapped(), wrapped(), wrapped(), wrapped(), wrapped()
+	v.local = newLocalData(v)
 	contextTab := container.NewVScroll(container.New(layout.NewFormLayout(),
 		widget.NewLabel("Patient"), v.patient,
 		widget.NewLabel("Template"), v.template,
 		widget.NewLabel("Context"), v.context,
 		widget.NewLabel("Consent"), v.consent,
 		widget.NewLabel("Recorded"), v.recorded,
+		widget.NewLabel("On this computer"), v.local.box,
 	))
 
 	v.tabs = container.NewAppTabs(
@@ -385,6 +388,7 @@ func (v *visitView) render() {
 		rec += " · " + vis.Device
 	}
 	v.recorded.SetText(rec)
+	v.local.refresh()
 }
 
 func (v *visitView) templateName(vis app.Visit) string {

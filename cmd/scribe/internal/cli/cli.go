@@ -56,6 +56,7 @@ Usage:
   scribe note show|edit|sign|unsign ENCOUNTER [--json]
   scribe export ENCOUNTER OUT.wav
   scribe encounters [--json]
+  scribe encounters delete-local ENCOUNTER
   scribe queue [--state S | --all] [--json]
   scribe queue retry ID | scribe queue cancel ID
   scribe sync [--wait D]
@@ -68,6 +69,7 @@ Usage:
   scribe providers map [--ehr KIND] CLINICIAN PROVIDER | confirm [--ehr KIND]
   scribe providers export|import [--ehr KIND] FILE
   scribe sandbox [--addr 127.0.0.1:PORT] [--dir DIR] [--processing-delay D] [--recognizer vad|openai] [--openai-url URL] [--openai-model NAME]
+  scribe wipe [--yes]            sign out and delete this computer's Scribe data
   scribe version
   scribe help [COMMAND]
 ` + globalUsage + `
@@ -109,7 +111,8 @@ var commands = map[string]command{
 	"record":     {recordUsage, runRecord},
 	"import":     {importUsage, runImport},
 	"export":     {exportUsage, runExport},
-	"encounters": {encountersUsage, runEncounters},
+	"encounters": {encountersUsage, runEncountersOrDeleteLocal},
+	"wipe":       {wipeUsage, runWipe},
 	"note":       {noteUsage, runNote},
 	// The outbox: changes kept on this computer until the server takes them.
 	"queue": {queueUsage, runQueue},
