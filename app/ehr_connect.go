@@ -289,7 +289,7 @@ func (c *Core) ConnectEHR(ctx context.Context, req ConnectRequest) (Connection, 
 		// Pushes held while it was expired go now.
 		c.wakeEHR(ctx, kind, c.retryNow)
 	}
-	c.kickRoster()
+	kick(c.ehr.kick)
 	return c.Connection(ctx, kind)
 }
 

@@ -195,29 +195,10 @@ func (c *Core) PatientSources(ctx context.Context) (map[int64][]ehr.Kind, error)
 	return out, nil
 }
 
-// kickRoster wakes the roster loop.
-func (c *Core) kickRoster() {
-	select {
-	case c.ehr.kick <- struct{}{}:
-	default:
-	}
-}
-
 // rosterLoop reads the providers and roster of every two-way connection
 // every RosterEvery (and when kicked), until ctx ends.
 func (c *Core) rosterLoop(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.ehr.kick:
-		}
-		c.rosterRound(ctx)
-		t.Reset(c.ehr.rosterEvery)
-	}
+	every(ctx, func() time.Duration { return c.ehr.rosterEvery }, c.ehr.kick, c.rosterRound)
 }
 
 // rosterRound reads each two-way connection whose last read is older than

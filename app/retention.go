@@ -119,33 +119,16 @@ func (c *Core) audioGone(ctx context.Context, row store.Encounter) error {
 	return explained(d.String()+" — the visit's audio is no longer on this computer; its note and history remain.", ErrAudioDeleted)
 }
 
-// kickRetention wakes the sweep loop.
-func (c *Core) kickRetention() {
-	select {
-	case c.ret.kick <- struct{}{}:
-	default:
-	}
-}
-
 // retentionLoop sweeps at start, then every hour (and when kicked), until
 // ctx ends.
 func (c *Core) retentionLoop(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.ret.kick:
-		}
+	every(ctx, func() time.Duration { return retentionEvery }, c.ret.kick, func(ctx context.Context) {
 		if n, err := c.sweepRetention(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("retention: could not delete every visit's audio past its time", "deleted", n, "error", err)
 		} else if n > 0 {
 			c.log.Info("retention: deleted the audio of visits signed long enough ago", "visits", n, "days", c.ret.days)
 		}
-		t.Reset(retentionEvery)
-	}
+	})
 }
 
 // sweepRetention deletes the audio of every visit whose note was signed at

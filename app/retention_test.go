@@ -186,7 +186,7 @@ func TestRetentionSweepsOnlyOldSignedDone(t *testing.T) {
 
 	// 31 days on, the loop in Serve deletes it when woken.
 	e.skew.Store(int64(31 * 24 * time.Hour))
-	c.kickRetention()
+	kick(c.ret.kick)
 	waitUntil(t, c, 10*time.Second, "the retention sweep", func() bool {
 		_, ok, err := c.LocalDeletion(ctx, a.ID)
 		if err != nil {
